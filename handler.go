@@ -1,0 +1,104 @@
+package ipsecoe
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
+	"github.com/coredns/coredns/request"
+
+	"github.com/miekg/dns"
+)
+
+var errNotLoaded = errors.New("key directory not loaded yet")
+
+// ServeDNS implements the plugin.Handler interface.
+func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	state := request.Request{W: w, Req: r}
+	qname := state.Name()
+	zone := plugin.Zones(p.Zones).Matches(qname)
+	if zone == "" || state.QClass() != dns.ClassINET {
+		return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
+	}
+	ix := p.idx.Load()
+	if ix == nil {
+		return dns.RcodeServerFailure, errNotLoaded
+	}
+	server := metrics.WithServer(ctx)
+	qtype := state.QType()
+	lname := strings.ToLower(qname)
+	apex := lname == zone
+	n, exists := ix.lookup(lname)
+	through := p.Fall.Through(qname)
+
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+
+	if n != nil && (qtype == dns.TypeIPSECKEY || qtype == dns.TypeANY) {
+		for _, d := range n.keys {
+			m.Answer = append(m.Answer, ipseckey(qname, p.ttl, d))
+		}
+	}
+	if n != nil && len(n.ipseca) > 0 && (qtype == TypeIPSECA || qtype == dns.TypeANY) {
+		if p.allowed(state) {
+			for _, d := range n.ipseca {
+				m.Answer = append(m.Answer, ipseca(qname, p.ttl, d))
+			}
+		} else {
+			deniedCount.WithLabelValues(server).Inc()
+		}
+	}
+	if apex && !through {
+		if qtype == dns.TypeSOA || qtype == dns.TypeANY {
+			m.Answer = append(m.Answer, soa(zone, p.negTTL(), ix.serial))
+		}
+		if qtype == dns.TypeNS || qtype == dns.TypeANY {
+			m.Answer = append(m.Answer, ns(zone, p.ttl))
+		}
+	}
+
+	if len(m.Answer) == 0 {
+		if through {
+			return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
+		}
+		if !exists && !apex {
+			m.Rcode = dns.RcodeNameError
+		}
+		// Exactly one SOA: dnssec signs a denial only in that shape.
+		m.Ns = []dns.RR{soa(zone, p.negTTL(), ix.serial)}
+	}
+	w.WriteMsg(m)
+	responseCount.WithLabelValues(server, typeLabel(qtype), dns.RcodeToString[m.Rcode]).Inc()
+	return dns.RcodeSuccess, nil
+}
+
+// allowed reports whether the client may receive IPSECA answers.
+func (p *IPSecOE) allowed(state request.Request) bool {
+	if len(p.allow) == 0 {
+		return true
+	}
+	a, err := netip.ParseAddr(state.IP())
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, pfx := range p.allow {
+		if pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// typeLabel keeps the type label of the responses metric to a handful of values.
+func typeLabel(qtype uint16) string {
+	switch qtype {
+	case dns.TypeIPSECKEY, TypeIPSECA, dns.TypeSOA, dns.TypeNS, dns.TypeANY:
+		return dns.TypeToString[qtype]
+	}
+	return "other"
+}

@@ -1,0 +1,176 @@
+package ipsecoe
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// maxFileSize is the largest key file read; anything bigger is refused.
+const maxFileSize = 1 << 20
+
+// timeNow is the clock certificate validity is checked against; tests replace it.
+var timeNow = time.Now
+
+// keyFile is what one file of the key directory gave.
+type keyFile struct {
+	path string // path relative to the key directory, through visible names only
+	sum  [sha256.Size]byte
+	keys []*pubKey // the keys published for this file (possibly from an earlier, good read)
+	err  error     // why the file was refused on this read, if it was
+	kept bool      // err is set and keys are the last good ones
+
+	warnings []string // published, but something in it was skipped or is out of date
+}
+
+// fileError is a refused file, with the path relative to the key directory.
+type fileError struct {
+	path string
+	err  error
+}
+
+func (e *fileError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
+
+// readKeyDir reads every key file under dir. A file that fails to parse but parsed before
+// (in prev, by path) keeps its earlier keys. Only a dir that cannot be read at all is an
+// error; a bad file is reported in its keyFile.
+func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("key directory: %w", err)
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return nil, fmt.Errorf("key directory: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("key directory %s: not a directory", dir)
+	}
+	w := &walker{root: root, prev: prev, seen: map[string]bool{root: true}}
+	if err := w.walk(root, ""); err != nil {
+		return nil, err
+	}
+	sort.Slice(w.files, func(i, j int) bool { return w.files[i].path < w.files[j].path })
+	return w.files, nil
+}
+
+type walker struct {
+	root  string
+	prev  map[string]*keyFile
+	seen  map[string]bool // real directories visited, against symlink loops
+	files []*keyFile
+}
+
+func (w *walker) walk(dir, rel string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if rel == "" {
+			return fmt.Errorf("key directory: %w", err)
+		}
+		w.refuse(rel, refuse(reasonRead, "%v", errors.Unwrap(err)))
+		return nil
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		path, relPath := filepath.Join(dir, name), filepath.Join(rel, name)
+		if e.Type()&os.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(path)
+			if err != nil {
+				w.refuse(relPath, refuse(reasonSymlink, "unresolvable symlink: %v", errors.Unwrap(err)))
+				continue
+			}
+			if !within(w.root, target) {
+				w.refuse(relPath, refuse(reasonSymlink, "symlink leads outside the key directory"))
+				continue
+			}
+			path = target
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			w.refuse(relPath, refuse(reasonRead, "%v", errors.Unwrap(err)))
+			continue
+		}
+		switch {
+		case fi.IsDir():
+			if w.seen[path] {
+				continue
+			}
+			w.seen[path] = true
+			if err := w.walk(path, relPath); err != nil {
+				return err
+			}
+		case !fi.Mode().IsRegular():
+			w.refuse(relPath, refuse(reasonRead, "not a regular file"))
+		case fi.Size() > maxFileSize:
+			w.refuse(relPath, refuse(reasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
+		default:
+			w.read(path, relPath)
+		}
+	}
+	return nil
+}
+
+func within(root, path string) bool {
+	r, err := filepath.Rel(root, path)
+	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
+}
+
+func (w *walker) read(path, rel string) {
+	f, err := os.Open(path)
+	if err != nil {
+		w.refuse(rel, refuse(reasonRead, "%v", errors.Unwrap(err)))
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	f.Close()
+	if err != nil {
+		w.refuse(rel, refuse(reasonRead, "%v", err))
+		return
+	}
+	if len(data) > maxFileSize {
+		w.refuse(rel, refuse(reasonSize, "over the %d byte limit", maxFileSize))
+		return
+	}
+	sum := sha256.Sum256(data)
+	if p := w.prev[rel]; p != nil && p.sum == sum {
+		w.files = append(w.files, p) // unchanged: reuse the earlier result as it was
+		return
+	}
+	kf := &keyFile{path: rel, sum: sum}
+	kf.keys, kf.err = parseKeyFile(data)
+	if kf.err == nil {
+		kf.warnings, kf.err = assignOwners(filepath.Base(rel), kf.keys)
+		for i, k := range kf.keys {
+			if k.expired {
+				kf.warnings = append(kf.warnings, fmt.Sprintf("certificate %d is expired or not yet valid; published all the same", i+1))
+			}
+		}
+	}
+	if kf.err != nil {
+		w.keep(kf)
+	}
+	w.files = append(w.files, kf)
+}
+
+// refuse records a file that could not be read at all.
+func (w *walker) refuse(rel string, err error) {
+	kf := &keyFile{path: rel, err: err}
+	w.keep(kf)
+	w.files = append(w.files, kf)
+}
+
+// keep gives a refused file the keys of its last good read, if there was one.
+func (w *walker) keep(kf *keyFile) {
+	kf.keys = nil
+	if p := w.prev[kf.path]; p != nil && len(p.keys) > 0 {
+		kf.keys, kf.kept = p.keys, true
+	}
+}

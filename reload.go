@@ -1,0 +1,124 @@
+package ipsecoe
+
+import (
+	"time"
+)
+
+// start loads the key directory once and starts the poller; it is the OnStartup hook.
+func (p *IPSecOE) start() error {
+	p.load()
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	if p.reload == 0 {
+		close(p.done)
+		return nil
+	}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.reload)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				p.load()
+			}
+		}
+	}()
+	return nil
+}
+
+// shutdown stops the poller; it is the OnShutdown hook.
+func (p *IPSecOE) shutdown() error {
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+		p.stop = nil
+	}
+	return nil
+}
+
+// load reads the key directory and swaps a new index in when anything changed. A file
+// that stops parsing keeps its last good keys; every refusal is logged once.
+func (p *IPSecOE) load() {
+	begin := time.Now()
+	old := p.idx.Load()
+	prev := map[string]*keyFile{}
+	if old != nil {
+		for _, f := range old.files {
+			prev[f.path] = f
+		}
+	}
+	files, err := readKeyDir(p.dir, prev)
+	if err != nil {
+		if p.lastErr != err.Error() {
+			log.Errorf("%v", err)
+			reloadCount.WithLabelValues("failure").Inc()
+			p.lastErr = err.Error()
+		}
+		return
+	}
+	changed := old == nil || len(files) != len(old.files) || p.lastErr != ""
+	p.lastErr = ""
+	for _, f := range files {
+		pf := prev[f.path]
+		if pf == f {
+			continue
+		}
+		changed = true
+		if f.err != nil && (pf == nil || errText(pf.err) != errText(f.err)) {
+			if f.kept {
+				log.Errorf("%s: %v; keeping its last good keys", f.path, f.err)
+			} else {
+				log.Errorf("%s: %v", f.path, f.err)
+			}
+			loadErrorCount.WithLabelValues(reasonOf(f.err)).Inc()
+		}
+		for _, w := range f.warnings {
+			log.Warningf("%s: %s", f.path, w)
+		}
+	}
+	if !changed {
+		return
+	}
+	ix := buildIndex(files, &p.opts)
+	for _, e := range ix.errors {
+		if old == nil || !containsErr(old.errors, e) {
+			log.Errorf("%v", e)
+			loadErrorCount.WithLabelValues(reasonOf(e)).Inc()
+		}
+	}
+	p.idx.Store(ix)
+	publish(ix)
+	reloadCount.WithLabelValues("success").Inc()
+	log.Infof("loaded %s from %s in %.3fs", ix.summary(), p.dir, time.Since(begin).Seconds())
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func containsErr(list []error, e error) bool {
+	for _, x := range list {
+		if x.Error() == e.Error() {
+			return true
+		}
+	}
+	return false
+}
+
+// publish sets the gauges from ix.
+func publish(ix *index) {
+	recordsGauge.Reset()
+	for t, n := range ix.records {
+		recordsGauge.WithLabelValues(t).Set(float64(n))
+	}
+	keysGauge.Reset()
+	for a, n := range ix.algCount {
+		keysGauge.WithLabelValues(a).Set(float64(n))
+	}
+	lastReload.SetToCurrentTime()
+}

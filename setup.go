@@ -1,0 +1,216 @@
+package ipsecoe
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+
+	"github.com/miekg/dns"
+)
+
+var log = clog.NewWithPlugin(name)
+
+func init() { plugin.Register(name, setup) }
+
+func setup(c *caddy.Controller) error {
+	p, err := parse(c)
+	if err != nil {
+		return plugin.Error(name, err)
+	}
+	c.OnStartup(p.start)
+	c.OnShutdown(p.shutdown)
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		p.Next = next
+		return p
+	})
+	return nil
+}
+
+func parse(c *caddy.Controller) (*IPSecOE, error) {
+	p := &IPSecOE{ttl: defaultTTL, reload: defaultReload, opts: options{precedence: defaultPrecedence}}
+	i := 0
+	for c.Next() {
+		if i > 0 {
+			return nil, plugin.ErrOnce
+		}
+		i++
+		p.Zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
+		for c.NextBlock() {
+			if err := p.parseOption(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if p.dir == "" {
+		return nil, c.Err("keys DIR is required")
+	}
+	if len(p.opts.dane) == 0 {
+		p.opts.dane = []daneConf{{usage: 3, selector: 1, matching: 1}}
+	}
+	if _, err := os.Stat(p.dir); err != nil {
+		log.Warningf("key directory %s: %v; will retry every reload", p.dir, err)
+	}
+	return p, nil
+}
+
+func (p *IPSecOE) parseOption(c *caddy.Controller) error {
+	switch v := c.Val(); v {
+	case "keys":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		p.dir = args[0]
+		if !filepath.IsAbs(p.dir) {
+			p.dir = filepath.Join(dnsserver.GetConfig(c).Root, p.dir)
+		}
+	case "reload":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		d, err := time.ParseDuration(args[0])
+		if err != nil || d < 0 {
+			return c.Errf("reload must be a duration of 0 or more: %q", args[0])
+		}
+		p.reload = d
+	case "ttl":
+		n, err := uintArg(c, 1, 3600, "ttl")
+		if err != nil {
+			return err
+		}
+		p.ttl = uint32(n)
+	case "precedence":
+		n, err := uintArg(c, 0, 255, "precedence")
+		if err != nil {
+			return err
+		}
+		p.opts.precedence = uint8(n)
+	case "gateway":
+		g, err := parseGateway(c)
+		if err != nil {
+			return err
+		}
+		p.opts.gateways = append(p.opts.gateways, g)
+	case "ipseca":
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		for _, a := range args {
+			port, err := parsePort(a)
+			if err != nil {
+				return c.Errf("ipseca port must be in range [1, 65535]: %q", a)
+			}
+			if !slices.Contains(p.opts.ports, port) {
+				p.opts.ports = append(p.opts.ports, port)
+			}
+		}
+	case "dane":
+		args := c.RemainingArgs()
+		if len(args) != 3 {
+			return c.ArgErr()
+		}
+		var f [3]uint8
+		for i, lim := range [3]uint64{3, 1, 2} {
+			n, err := strconv.ParseUint(args[i], 10, 8)
+			if err != nil || n > lim {
+				return c.Errf("dane %s must be in range [0, %d]: %q", [3]string{"usage", "selector", "matching type"}[i], lim, args[i])
+			}
+			f[i] = uint8(n)
+		}
+		d := daneConf{usage: f[0], selector: f[1], matching: f[2]}
+		if !slices.Contains(p.opts.dane, d) {
+			p.opts.dane = append(p.opts.dane, d)
+		}
+	case "allow":
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		for _, a := range args {
+			pfx, err := parseCIDR(a)
+			if err != nil {
+				return c.Errf("allow needs an address or CIDR: %q", a)
+			}
+			p.allow = append(p.allow, pfx)
+		}
+	case "fallthrough":
+		p.Fall.SetZonesFromArgs(c.RemainingArgs())
+	default:
+		return c.Errf("unknown property '%s'", v)
+	}
+	return nil
+}
+
+func uintArg(c *caddy.Controller, lo, hi uint64, what string) (uint64, error) {
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return 0, c.ArgErr()
+	}
+	n, err := strconv.ParseUint(args[0], 10, 32)
+	if err != nil || n < lo || n > hi {
+		return 0, c.Errf("%s must be in range [%d, %d]: %q", what, lo, hi, args[0])
+	}
+	return n, nil
+}
+
+// parseGateway reads "gateway PREFIX TARGET [PRECEDENCE]".
+func parseGateway(c *caddy.Controller) (gatewayConf, error) {
+	args := c.RemainingArgs()
+	if len(args) < 2 || len(args) > 3 {
+		return gatewayConf{}, c.ArgErr()
+	}
+	pfx, err := netip.ParsePrefix(args[0])
+	if err != nil {
+		return gatewayConf{}, c.Errf("gateway prefix must be a CIDR: %q", args[0])
+	}
+	if pfx != pfx.Masked() {
+		return gatewayConf{}, c.Errf("gateway prefix %q has host bits set; did you mean %s?", args[0], pfx.Masked())
+	}
+	g := gatewayConf{prefix: pfx, precedence: defaultGatewayPre}
+	if a, err := netip.ParseAddr(args[1]); err == nil {
+		if a.Zone() != "" {
+			return gatewayConf{}, c.Errf("gateway target must not have a zone: %q", args[1])
+		}
+		g.addr = a.Unmap()
+		g.target = g.addr.String()
+	} else {
+		t := strings.ToLower(dns.Fqdn(args[1]))
+		if !isHostName(t) {
+			return gatewayConf{}, c.Errf("gateway target must be an address or a host name: %q", args[1])
+		}
+		g.target = t
+	}
+	if len(args) == 3 {
+		n, err := strconv.ParseUint(args[2], 10, 8)
+		if err != nil {
+			return gatewayConf{}, c.Errf("gateway precedence must be in range [0, 255]: %q", args[2])
+		}
+		g.precedence = uint8(n)
+	}
+	return g, nil
+}
+
+// parseCIDR reads a prefix, or an address as its host prefix.
+func parseCIDR(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		pfx, err := netip.ParsePrefix(s)
+		return pfx.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -1,0 +1,162 @@
+package ipsecoe
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/coredns/coredns/plugin/pkg/dnsutil"
+
+	"github.com/miekg/dns"
+)
+
+// TypeIPSECA is the type code draft-osterweil-dane-ipsec gives IPSECA (in the private-use range).
+const TypeIPSECA uint16 = 65347
+
+// IPSECKEY gateway types, RFC 4025 section 2.3.
+const (
+	gwTypeNone = dns.IPSECGatewayNone // 0: no gateway
+	gwTypeIPv4 = dns.IPSECGatewayIPv4 // 1: a 32-bit IPv4 address
+	gwTypeIPv6 = dns.IPSECGatewayIPv6 // 2: a 128-bit IPv6 address
+	gwTypeHost = dns.IPSECGatewayHost // 3: an uncompressed domain name
+)
+
+func init() {
+	dns.PrivateHandle("IPSECA", TypeIPSECA, func() dns.PrivateRdata { return new(IPSECA) })
+}
+
+// IPSECA is the rdata of an IPSECA record: the fields and meaning of TLSA (RFC 6698).
+type IPSECA struct {
+	Usage        uint8
+	Selector     uint8
+	MatchingType uint8
+	Data         []byte
+}
+
+// String implements dns.PrivateRdata, giving "USAGE SELECTOR MATCHING HEX".
+func (r *IPSECA) String() string {
+	return strconv.Itoa(int(r.Usage)) + " " + strconv.Itoa(int(r.Selector)) + " " +
+		strconv.Itoa(int(r.MatchingType)) + " " + hex.EncodeToString(r.Data)
+}
+
+// Parse implements dns.PrivateRdata.
+func (r *IPSECA) Parse(txt []string) error {
+	if len(txt) < 4 {
+		return fmt.Errorf("ipseca: need usage, selector, matching type and data")
+	}
+	var f [3]uint8
+	for i := range f {
+		n, err := strconv.ParseUint(txt[i], 10, 8)
+		if err != nil {
+			return fmt.Errorf("ipseca: bad field %q: %w", txt[i], err)
+		}
+		f[i] = uint8(n)
+	}
+	data, err := hex.DecodeString(strings.Join(txt[3:], ""))
+	if err != nil {
+		return fmt.Errorf("ipseca: bad certificate association data: %w", err)
+	}
+	r.Usage, r.Selector, r.MatchingType, r.Data = f[0], f[1], f[2], data
+	return nil
+}
+
+// Pack implements dns.PrivateRdata.
+func (r *IPSECA) Pack(buf []byte) (int, error) {
+	if len(buf) < r.Len() {
+		return 0, dns.ErrBuf
+	}
+	buf[0], buf[1], buf[2] = r.Usage, r.Selector, r.MatchingType
+	return 3 + copy(buf[3:], r.Data), nil
+}
+
+// Unpack implements dns.PrivateRdata.
+func (r *IPSECA) Unpack(buf []byte) (int, error) {
+	if len(buf) < 3 {
+		return 0, dns.ErrBuf
+	}
+	r.Usage, r.Selector, r.MatchingType = buf[0], buf[1], buf[2]
+	r.Data = append([]byte(nil), buf[3:]...)
+	return len(buf), nil
+}
+
+// Copy implements dns.PrivateRdata.
+func (r *IPSECA) Copy(dest dns.PrivateRdata) error {
+	d, ok := dest.(*IPSECA)
+	if !ok {
+		return dns.ErrRdata
+	}
+	*d = IPSECA{r.Usage, r.Selector, r.MatchingType, append([]byte(nil), r.Data...)}
+	return nil
+}
+
+// Len implements dns.PrivateRdata.
+func (r *IPSECA) Len() int { return 3 + len(r.Data) }
+
+// ipseckeyData is the rdata of one IPSECKEY record, built once at load time.
+type ipseckeyData struct {
+	precedence uint8
+	gwType     uint8
+	algorithm  uint8
+	gwAddr     net.IP
+	gwHost     string
+	publicKey  string // base64, as dns.IPSECKEY holds it
+}
+
+// ipseckey returns a new IPSECKEY record for owner; every reply gets its own.
+func ipseckey(owner string, ttl uint32, d *ipseckeyData) *dns.IPSECKEY {
+	gwHost := "."
+	if d.gwType == gwTypeHost {
+		gwHost = d.gwHost
+	}
+	return &dns.IPSECKEY{
+		Hdr:         dns.RR_Header{Name: owner, Rrtype: dns.TypeIPSECKEY, Class: dns.ClassINET, Ttl: ttl},
+		Precedence:  d.precedence,
+		GatewayType: d.gwType,
+		Algorithm:   d.algorithm,
+		GatewayAddr: d.gwAddr,
+		GatewayHost: gwHost,
+		PublicKey:   d.publicKey,
+	}
+}
+
+// ipseca returns a new IPSECA record for owner. It is a dns.PrivateRR made through
+// dns.TypeToRR so that dns.Copy (used by the cache plugin) works on it.
+func ipseca(owner string, ttl uint32, d *IPSECA) dns.RR {
+	rr := dns.TypeToRR[TypeIPSECA]().(*dns.PrivateRR)
+	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: TypeIPSECA, Class: dns.ClassINET, Ttl: ttl}
+	rr.Data = d
+	return rr
+}
+
+// SOA timers; the serial comes from the key set, the negative TTL from negTTL.
+const (
+	soaRefresh = 7200
+	soaRetry   = 1800
+	soaExpire  = 1209600
+)
+
+// soa returns the synthesized SOA of zone. Its TTL and MINIMUM are the negative TTL.
+func soa(zone string, negTTL, serial uint32) *dns.SOA {
+	return &dns.SOA{
+		Hdr:     dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: negTTL},
+		Ns:      nsName(zone),
+		Mbox:    dnsutil.Join("hostmaster", zone),
+		Serial:  serial,
+		Refresh: soaRefresh,
+		Retry:   soaRetry,
+		Expire:  soaExpire,
+		Minttl:  negTTL,
+	}
+}
+
+// ns returns the synthesized NS record of zone.
+func ns(zone string, ttl uint32) *dns.NS {
+	return &dns.NS{
+		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: ttl},
+		Ns:  nsName(zone),
+	}
+}
+
+func nsName(zone string) string { return dnsutil.Join("ns1", zone) }
