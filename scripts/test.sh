@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test of the project, installing the real DNS clients the tests use first.
+# Missing tools make the tests that need them fail (IPSECOE_REQUIRE_TOOLS=1), never skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests drive: dig and delv (bind9-dnsutils).
+packages=(bind9-dnsutils)
+tools=(dig)
+
+missing=()
+for i in "${!tools[@]}"; do
+  command -v "${tools[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export IPSECOE_REQUIRE_TOOLS=1
+go vet ./...
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go test -count=1 "$@" ./...
