@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"strings"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -18,8 +17,8 @@ var errNotLoaded = errors.New("key directory not loaded yet")
 // ServeDNS implements the plugin.Handler interface.
 func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
-	qname := state.Name()
-	zone := plugin.Zones(p.Zones).Matches(qname)
+	lname := state.Name() // lower case, for matching; replies keep the query's case
+	zone := plugin.Zones(p.Zones).Matches(lname)
 	if zone == "" || state.QClass() != dns.ClassINET {
 		return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
 	}
@@ -29,10 +28,10 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 	server := metrics.WithServer(ctx)
 	qtype := state.QType()
-	lname := strings.ToLower(qname)
+	qname := state.QName()
 	apex := lname == zone
 	n, exists := ix.lookup(lname)
-	through := p.Fall.Through(qname)
+	through := p.Fall.Through(lname)
 
 	m := new(dns.Msg)
 	m.SetReply(r)

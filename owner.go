@@ -105,7 +105,7 @@ func addrOwner(a netip.Addr) owner {
 	return owner{name: r, addr: a}
 }
 
-// isHostName accepts letter-digit-hyphen (and underscore) labels, two at least, no wildcard.
+// isHostName accepts letter-digit-hyphen labels (RFC 952/1123), two at least.
 func isHostName(fq string) bool {
 	if _, ok := dns.IsDomainName(fq); !ok || dns.CountLabel(fq) < 2 || len(fq) > 254 {
 		return false
@@ -116,7 +116,7 @@ func isHostName(fq string) bool {
 		}
 		for i := 0; i < len(l); i++ {
 			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
 				return false
 			}
 		}
