@@ -110,7 +110,11 @@ func isHostName(fq string) bool {
 	if _, ok := dns.IsDomainName(fq); !ok || dns.CountLabel(fq) < 2 || len(fq) > 254 {
 		return false
 	}
-	for _, l := range dns.SplitDomainName(fq) {
+	labels := dns.SplitDomainName(fq)
+	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
+		return false // RFC 1123 2.1: the top label is not all-numeric, so 192.0.2.256 is no name
+	}
+	for _, l := range labels {
 		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}

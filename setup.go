@@ -1,6 +1,7 @@
 package ipsecoe
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -43,7 +44,11 @@ func parse(c *caddy.Controller) (*IPSecOE, error) {
 			return nil, plugin.ErrOnce
 		}
 		i++
-		p.Zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
+		args := c.RemainingArgs()
+		if err := checkZones(c, args); err != nil {
+			return nil, err
+		}
+		p.Zones = plugin.OriginsFromArgsOrServerBlock(args, c.ServerBlockKeys)
 		for c.NextBlock() {
 			if err := p.parseOption(c); err != nil {
 				return nil, err
@@ -70,6 +75,9 @@ func (p *IPSecOE) parseOption(c *caddy.Controller) error {
 			return c.ArgErr()
 		}
 		p.dir = args[0]
+		if p.dir == "" {
+			return c.Err("keys DIR must not be empty")
+		}
 		if !filepath.IsAbs(p.dir) {
 			p.dir = filepath.Join(dnsserver.GetConfig(c).Root, p.dir)
 		}
@@ -145,7 +153,11 @@ func (p *IPSecOE) parseOption(c *caddy.Controller) error {
 			p.allow = append(p.allow, pfx)
 		}
 	case "fallthrough":
-		p.Fall.SetZonesFromArgs(c.RemainingArgs())
+		args := c.RemainingArgs()
+		if err := checkZones(c, args); err != nil {
+			return err
+		}
+		p.Fall.SetZonesFromArgs(args)
 	default:
 		return c.Errf("unknown property '%s'", v)
 	}
@@ -174,6 +186,7 @@ func parseGateway(c *caddy.Controller) (gatewayConf, error) {
 	if err != nil {
 		return gatewayConf{}, c.Errf("gateway prefix must be a CIDR: %q", args[0])
 	}
+	pfx = unmapPrefix(pfx)
 	if pfx != pfx.Masked() {
 		return gatewayConf{}, c.Errf("gateway prefix %q has host bits set; did you mean %s?", args[0], pfx.Masked())
 	}
@@ -181,6 +194,9 @@ func parseGateway(c *caddy.Controller) (gatewayConf, error) {
 	if a, err := netip.ParseAddr(args[1]); err == nil {
 		if a.Zone() != "" {
 			return gatewayConf{}, c.Errf("gateway target must not have a zone: %q", args[1])
+		}
+		if a.Unmap().IsUnspecified() {
+			return gatewayConf{}, c.Errf("gateway target must not be the unspecified address: %q", args[1])
 		}
 		g.addr = a.Unmap()
 		g.target = g.addr.String()
@@ -205,12 +221,34 @@ func parseGateway(c *caddy.Controller) (gatewayConf, error) {
 func parseCIDR(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		pfx, err := netip.ParsePrefix(s)
-		return pfx.Masked(), err
+		return unmapPrefix(pfx).Masked(), err
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("address with a zone")
+	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// unmapPrefix turns an IPv4-mapped prefix (::ffff:192.0.2.0/120) into its IPv4 form,
+// as client and target addresses are unmapped too.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
+// checkZones refuses zone arguments that CoreDNS's normalization would silently drop.
+func checkZones(c *caddy.Controller, args []string) error {
+	for _, z := range args {
+		if len(plugin.Host(z).NormalizeExact()) == 0 {
+			return c.Errf("not a valid zone: %q", z)
+		}
+	}
+	return nil
 }

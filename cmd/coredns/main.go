@@ -16,7 +16,9 @@ import (
 var version = "dev"
 
 func init() {
-	dnsserver.SetDirectives(directives(dnsserver.Directives))
+	if err := dnsserver.SetDirectives(directives(dnsserver.Directives)); err != nil {
+		panic("ipsecoe: " + err.Error())
+	}
 	caddy.AppVersion = coremain.CoreVersion + "+ipsecoe-" + version
 }
 

@@ -1,0 +1,189 @@
+package ipsecoe
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func byPath(files []*keyFile) map[string]*keyFile {
+	m := map[string]*keyFile{}
+	for _, f := range files {
+		m[f.path] = f
+	}
+	return m
+}
+
+func TestReadKeyDir(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	rsa := readVector(t, "keys/rsa2048.pub.pem")
+	ed := readVector(t, "keys/ed25519.pub.pem")
+	writeFile(t, filepath.Join(dir, "192.0.2.1.pem"), rsa)
+	writeFile(t, filepath.Join(dir, "sub", "deeper", "gw.example.com.pem"), ed)
+	writeFile(t, filepath.Join(dir, ".hidden.example.com.pem"), ed)
+	writeFile(t, filepath.Join(dir, ".git", "192.0.2.2.pem"), ed)
+	writeFile(t, filepath.Join(dir, "big.example.com.pem"), bytes.Repeat([]byte("x"), maxFileSize+1))
+	writeFile(t, filepath.Join(outside, "192.0.2.3.pem"), ed)
+	writeFile(t, filepath.Join(dir, "nonames.pem"), ed)
+	must(t, os.Symlink(filepath.Join(dir, "192.0.2.1.pem"), filepath.Join(dir, "192.0.2.4.pem")))     // inside: followed
+	must(t, os.Symlink(filepath.Join(outside, "192.0.2.3.pem"), filepath.Join(dir, "192.0.2.5.pem"))) // outside: refused
+	must(t, os.Symlink(outside, filepath.Join(dir, "outdir")))                                        // outside dir: refused
+	must(t, os.Symlink("loop-b", filepath.Join(dir, "loop-a.example.com.pem")))                       // loop: refused
+	must(t, os.Symlink("loop-a.example.com.pem", filepath.Join(dir, "loop-b")))
+	must(t, os.Symlink(dir, filepath.Join(dir, "sub", "up"))) // directory loop: visited once
+	must(t, os.Symlink("missing", filepath.Join(dir, "dangling.example.com.pem")))
+
+	files, err := readKeyDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byPath(files)
+	tests := []struct {
+		path   string
+		keys   int
+		reason string
+	}{
+		{"192.0.2.1.pem", 1, ""},
+		{"192.0.2.4.pem", 1, ""},
+		{"sub/deeper/gw.example.com.pem", 1, ""},
+		{"big.example.com.pem", 0, reasonSize},
+		{"192.0.2.5.pem", 0, reasonSymlink},
+		{"outdir", 0, reasonSymlink},
+		{"loop-a.example.com.pem", 0, reasonSymlink},
+		{"loop-b", 0, reasonSymlink},
+		{"dangling.example.com.pem", 0, reasonSymlink},
+		{"nonames.pem", 0, reasonOwner},
+	}
+	for i, tc := range tests {
+		f := got[tc.path]
+		if f == nil {
+			t.Errorf("Test %d: %s not reported", i, tc.path)
+			continue
+		}
+		if len(f.keys) != tc.keys || reasonOf(f.err) != tc.reason && (f.err != nil || tc.reason != "") {
+			t.Errorf("Test %d: %s: %d keys, err %v; want %d keys, reason %q", i, tc.path, len(f.keys), f.err, tc.keys, tc.reason)
+		}
+	}
+	for p := range got {
+		if strings.Contains(p, ".hidden") || strings.Contains(p, ".git") || strings.HasPrefix(p, "sub/up/") {
+			t.Errorf("%s should have been skipped", p)
+		}
+	}
+	if _, err := readKeyDir(filepath.Join(dir, "nope"), nil); err == nil {
+		t.Error("a missing key directory is not an error")
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kubeletDir lays files out as the kubelet does for a Secret volume: a timestamped
+// folder, ..data pointing at it, and visible names that are symlinks through ..data.
+func kubeletDir(t testing.TB, dir, stamp string, files map[string][]byte) {
+	t.Helper()
+	ts := filepath.Join(dir, "..2026_11_22_"+stamp)
+	for name, data := range files {
+		writeFile(t, filepath.Join(ts, name), data)
+		link := filepath.Join(dir, name)
+		if _, err := os.Lstat(link); err != nil {
+			must(t, os.Symlink(filepath.Join("..data", name), link))
+		}
+	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	must(t, os.Symlink(filepath.Base(ts), tmp))
+	must(t, os.Rename(tmp, filepath.Join(dir, "..data"))) // atomic swap
+}
+
+func TestReloadKubeletSwap(t *testing.T) {
+	dir := t.TempDir()
+	rsa := readVector(t, "keys/rsa2048.pub.pem")
+	ed := readVector(t, "keys/ed25519.pub.pem")
+	kubeletDir(t, dir, "01", map[string][]byte{"gw.example.com.pem": rsa, "192.0.2.1.pem": ed})
+	p := newTestPlugin(t, dir, "")
+	first := p.idx.Load()
+	n, _ := first.lookup("gw.example.com.")
+	if len(n.keys) != 1 || n.keys[0].algorithm != algRSA {
+		t.Fatalf("first load: %v", n.keys)
+	}
+	if len(first.files) != 2 {
+		t.Fatalf("read %d files, want 2 (the ..data folders are not read twice)", len(first.files))
+	}
+
+	// Nothing changed: the index stays the same object.
+	p.load()
+	if p.idx.Load() != first {
+		t.Error("an unchanged directory swapped the index")
+	}
+
+	// The kubelet swaps ..data: gw gets the Ed25519 key, 192.0.2.1 breaks and keeps its key.
+	kubeletDir(t, dir, "02", map[string][]byte{"gw.example.com.pem": ed, "192.0.2.1.pem": []byte("garbage")})
+	p.load()
+	second := p.idx.Load()
+	if second == first {
+		t.Fatal("the swap was not seen")
+	}
+	if n, _ := second.lookup("gw.example.com."); len(n.keys) != 1 || n.keys[0].algorithm != algEdDSA {
+		t.Errorf("after swap gw.example.com has %v", n.keys)
+	}
+	if n, ok := second.lookup("1.2.0.192.in-addr.arpa."); !ok || len(n.keys) != 1 {
+		t.Error("a file that stopped parsing lost its last good key")
+	}
+	if second.serial == first.serial {
+		t.Error("the serial did not change with the key set")
+	}
+	f := byPath(second.files)["192.0.2.1.pem"]
+	if f == nil || f.err == nil || !f.kept {
+		t.Errorf("broken file not marked as kept: %+v", f)
+	}
+
+	// A removed file's records go.
+	must(t, os.Remove(filepath.Join(dir, "192.0.2.1.pem")))
+	p.load()
+	if _, ok := p.idx.Load().lookup("1.2.0.192.in-addr.arpa."); ok {
+		t.Error("a removed file's records stayed")
+	}
+}
+
+func TestReloadDirectorySymlinkSwap(t *testing.T) {
+	// git-sync style: the key directory itself is a symlink that is swapped.
+	base := t.TempDir()
+	a, b := filepath.Join(base, "rev-a"), filepath.Join(base, "rev-b")
+	writeFile(t, filepath.Join(a, "gw.example.com.pem"), readVector(t, "keys/rsa2048.pub.pem"))
+	writeFile(t, filepath.Join(b, "gw.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	link := filepath.Join(base, "keys")
+	must(t, os.Symlink("rev-a", link))
+	p := newTestPlugin(t, link, "")
+	tmp := filepath.Join(base, "keys.tmp")
+	must(t, os.Symlink("rev-b", tmp))
+	must(t, os.Rename(tmp, link))
+	p.load()
+	if n, _ := p.idx.Load().lookup("gw.example.com."); len(n.keys) != 1 || n.keys[0].algorithm != algECDSA {
+		t.Errorf("after the directory swap gw.example.com has %v", n.keys)
+	}
+}
+
+func TestGatewayWithoutKey(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
+	writeFile(t, filepath.Join(dir, "192.0.2.254.pem"), readVector(t, "keys/rsa2048.pub.pem"))
+	writeFile(t, filepath.Join(dir, "2001-db8--4.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	p := newTestPlugin(t, dir, "gateway 10.9.0.0/16 192.0.2.77")
+	ix := p.idx.Load()
+	if len(ix.errors) != 1 || reasonOf(ix.errors[0]) != reasonGateway || !strings.Contains(ix.errors[0].Error(), "192.0.2.77") {
+		t.Errorf("gateway errors: %v", ix.errors)
+	}
+	// The other gateways and keys still serve.
+	if n, ok := ix.lookup("1.1.1.10.in-addr.arpa."); !ok || len(n.keys) != 1 {
+		t.Error("10.1.0.0/16 gateway lost")
+	}
+	if _, ok := ix.lookup("1.1.9.10.in-addr.arpa."); ok {
+		t.Error("a gateway without a key answers")
+	}
+}
