@@ -28,6 +28,7 @@ func testKeyDir(t testing.TB) string {
 		"certs/ns1-ecp256.crt":         "certs/ns1-ecp256.crt",
 		"2001-db8--4.der":              "keys/ecp256.pub.der",
 		"_500.host.example.com.pem":    "keys/ed25519.pub.pem",
+		"_500.10.1.3.6.pem":            "keys/ed25519.pub.pem",
 		"outside.example.net.pem":      "keys/ed25519.pub.pem",
 		".hidden/192.0.2.99.pem":       "keys/ed25519.pub.pem",
 		"bad/private-ecp256.pkcs8.pem": "bad/private-ecp256.pkcs8.pem",
@@ -143,6 +144,9 @@ func handlerCases(t testing.TB) []handlerCase {
 		{"example.com.", dns.TypeIPSECKEY, dns.RcodeSuccess, nil, []string{soaRR}, false},
 		// Gateway prefixes: every address inside, nested prefixes all applying.
 		{"5.3.1.10.in-addr.arpa.", dns.TypeIPSECKEY, dns.RcodeSuccess, []string{"5.3.1.10.in-addr.arpa. 300 IN IPSECKEY 20 1 2 192.0.2.254 " + lsw}, nil, false},
+		// A gateway address that is also an empty non-terminal above an explicit _PORT owner.
+		{"6.3.1.10.in-addr.arpa.", dns.TypeIPSECKEY, dns.RcodeSuccess, []string{"6.3.1.10.in-addr.arpa. 300 IN IPSECKEY 20 1 2 192.0.2.254 " + lsw}, nil, false},
+		{"_500.6.3.1.10.in-addr.arpa.", TypeIPSECA, dns.RcodeSuccess, []string{"_500.6.3.1.10.in-addr.arpa. 300 IN IPSECA " + ipsecaText(t, "keys/ed25519.pub.pem")}, nil, false},
 		{"5.2.1.10.in-addr.arpa.", dns.TypeIPSECKEY, dns.RcodeSuccess, []string{
 			"5.2.1.10.in-addr.arpa. 300 IN IPSECKEY 20 1 2 192.0.2.254 " + lsw,
 			"5.2.1.10.in-addr.arpa. 300 IN IPSECKEY 5 3 4 gw.example.com. " + ed}, nil, false},

@@ -171,13 +171,14 @@ func (ix *index) addIPSECA(name string, keys []*pubKey, lines []daneConf, add fu
 		return
 	}
 	n := ix.node(name)
+	before := len(n.ipseca)
 	for _, r := range recs {
 		n.ipseca = appendIPSECA(n.ipseca, r)
 	}
-	for _, r := range n.ipseca {
+	for _, r := range n.ipseca[before:] {
 		add(name, r.String())
 	}
-	ix.records["IPSECA"] += len(recs)
+	ix.records["IPSECA"] += len(n.ipseca) - before
 }
 
 // associate computes the IPSECA rdata of k for one dane line; nil when a bare key is asked
@@ -237,12 +238,23 @@ func hash64(s string) uint64 {
 // lookup finds lower-case name. exists is true for owners, empty non-terminals, addresses
 // inside a gateway prefix and the reverse names above such addresses.
 func (ix *index) lookup(name string) (n *node, exists bool) {
-	if n, ok := ix.names[name]; ok {
+	n, ok := ix.names[name]
+	if ok && n != ent {
 		return n, true
 	}
 	if len(ix.gateways) == 0 || !isReverseZone(name) {
-		return nil, false
+		return n, ok
 	}
+	// An address inside a gateway prefix may also be an empty non-terminal (above an
+	// explicit _PORT owner): it still gets the gateway records.
+	if g, gok := ix.gatewayLookup(name); gok {
+		return g, true
+	}
+	return n, ok
+}
+
+// gatewayLookup answers reverse names from the gateway prefixes alone.
+func (ix *index) gatewayLookup(name string) (*node, bool) {
 	p, ok := reversePrefix(name)
 	if !ok {
 		return nil, false
