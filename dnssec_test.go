@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,21 +42,29 @@ func TestSignedByDNSSEC(t *testing.T) {
 	p := newTestPlugin(t, testKeyDir(t), "")
 	dk, k := zoneKey(t, "example.com.")
 	d := dnssec.New([]string{"example.com."}, []*dnssec.DNSKEY{dk}, false, p, cache.New[[]dns.RR](100))
+	p.signer.Store(&d)
 
 	tests := []struct {
 		qname   string
 		qtype   uint16
 		answers int // records other than RRSIG in the answer
 		denial  bool
+		bitmap  []uint16 // the NSEC's types, when the plugin signs the denial itself
 	}{
-		{"gw.example.com.", dns.TypeIPSECKEY, 1, false},
-		{"Gw.Example.Com.", dns.TypeIPSECKEY, 1, false},
-		{"_53.ns1.example.com.", TypeIPSECA, 1, false},
-		{"example.com.", dns.TypeSOA, 1, false},
-		{"example.com.", dns.TypeNS, 1, false},
-		{"gw.example.com.", dns.TypeTXT, 0, true},
-		{"host.example.com.", dns.TypeIPSECKEY, 0, true},
-		{"nope.example.com.", dns.TypeIPSECKEY, 0, true},
+		{"gw.example.com.", dns.TypeIPSECKEY, 1, false, nil},
+		{"Gw.Example.Com.", dns.TypeIPSECKEY, 1, false, nil},
+		{"_53.ns1.example.com.", TypeIPSECA, 1, false, nil},
+		{"example.com.", dns.TypeSOA, 1, false, nil},
+		{"example.com.", dns.TypeNS, 1, false, nil},
+		{"gw.example.com.", dns.TypeTXT, 0, true, []uint16{dns.TypeIPSECKEY, dns.TypeRRSIG, dns.TypeNSEC}},
+		{"GW.example.com.", dns.TypeA, 0, true, []uint16{dns.TypeIPSECKEY, dns.TypeRRSIG, dns.TypeNSEC}},
+		{"gw.example.com.", TypeIPSECA, 0, true, []uint16{dns.TypeIPSECKEY, dns.TypeRRSIG, dns.TypeNSEC}},
+		{"_53.gw.example.com.", dns.TypeTXT, 0, true, []uint16{dns.TypeRRSIG, dns.TypeNSEC, TypeIPSECA}},
+		{"_53.ns1.example.com.", dns.TypeIPSECKEY, 0, true, []uint16{dns.TypeRRSIG, dns.TypeNSEC, TypeIPSECA}},
+		{"ns1.example.com.", dns.TypeAAAA, 0, true, []uint16{dns.TypeIPSECKEY, dns.TypeRRSIG, dns.TypeNSEC}},
+		{"5.2.1.10.in-addr.arpa.", dns.TypeTXT, 0, true, nil}, // outside dnssec's zone: unsigned
+		{"host.example.com.", dns.TypeIPSECKEY, 0, true, nil},
+		{"nope.example.com.", dns.TypeIPSECKEY, 0, true, nil},
 	}
 	for i, tc := range tests {
 		for _, do := range []bool{true, false} {
@@ -80,9 +89,31 @@ func TestSignedByDNSSEC(t *testing.T) {
 			if got := len(m.Answer) - countType(m.Answer, dns.TypeRRSIG); got != tc.answers {
 				t.Errorf("Test %d: %d answers, want %d", i, got, tc.answers)
 			}
+			if strings.HasSuffix(tc.qname, ".arpa.") {
+				if sigs != 0 {
+					t.Errorf("Test %d: signed outside the dnssec zone", i)
+				}
+				continue
+			}
 			if tc.denial {
 				if countType(m.Ns, dns.TypeSOA) != 1 || countType(m.Ns, dns.TypeNSEC) != 1 || countType(m.Ns, dns.TypeRRSIG) != 2 {
 					t.Errorf("Test %d: denial not signed: %v", i, m.Ns)
+				}
+				for _, rr := range m.Ns {
+					if nsec, ok := rr.(*dns.NSEC); ok {
+						if nsec.Header().Name != tc.qname || nsec.NextDomain != `\000.`+tc.qname {
+							t.Errorf("Test %d: NSEC %s", i, nsec)
+						}
+						if tc.bitmap != nil && !slices.Equal(nsec.TypeBitMap, tc.bitmap) {
+							t.Errorf("Test %d: NSEC types %v, want %v", i, nsec.TypeBitMap, tc.bitmap)
+						}
+						if tc.bitmap == nil && slices.Contains(nsec.TypeBitMap, dns.TypeIPSECKEY) {
+							t.Errorf("Test %d: dnssec's own black lie expected, got %s", i, nsec)
+						}
+						if slices.Contains(nsec.TypeBitMap, tc.qtype) {
+							t.Errorf("Test %d: NSEC lists the type asked for", i)
+						}
+					}
 				}
 			} else if sigs != 1 {
 				t.Errorf("Test %d: %d signatures over the answer, want 1", i, sigs)
@@ -91,15 +122,6 @@ func TestSignedByDNSSEC(t *testing.T) {
 	}
 }
 
-func countType(rrs []dns.RR, t uint16) int {
-	n := 0
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == t {
-			n++
-		}
-	}
-	return n
-}
 
 // verifySection checks every RRSIG in sec against its RRset and returns how many it checked.
 func verifySection(t *testing.T, i int, k *dns.DNSKEY, sec []dns.RR) int {
@@ -122,4 +144,50 @@ func verifySection(t *testing.T, i int, k *dns.DNSKEY, sec []dns.RR) int {
 		n++
 	}
 	return n
+}
+
+// TestSignedDenialFallthrough checks that in fallthrough mode a denial from the next plugin
+// at a name holding keys gets the plugin's NSEC, and elsewhere dnssec's own.
+func TestSignedDenialFallthrough(t *testing.T) {
+	p := newTestPlugin(t, testKeyDir(t), "fallthrough")
+	next := test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+		m := new(dns.Msg)
+		m.SetRcode(r, dns.RcodeNameError)
+		m.Ns = []dns.RR{test.SOA("example.com. 60 IN SOA ns.example.com. h.example.com. 1 2 3 4 60")}
+		w.WriteMsg(m)
+		return dns.RcodeNameError, nil
+	})
+	p.Next = next
+	dk, k := zoneKey(t, "example.com.")
+	d := dnssec.New([]string{"example.com."}, []*dnssec.DNSKEY{dk}, false, p, cache.New[[]dns.RR](100))
+	p.signer.Store(&d)
+	for i, tc := range []struct {
+		qname string
+		qtype uint16
+		ours  bool
+	}{
+		{"gw.example.com.", dns.TypeTXT, true},
+		{"gw.example.com.", dns.TypePTR, true},
+		{"nope.example.com.", dns.TypeTXT, false},
+	} {
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		if _, err := d.ServeDNS(context.Background(), rec, test.Case{Qname: tc.qname, Qtype: tc.qtype, Do: true}.Msg()); err != nil {
+			t.Fatal(err)
+		}
+		m := rec.Msg
+		if m.Rcode != dns.RcodeSuccess || countType(m.Ns, dns.TypeNSEC) != 1 || countType(m.Ns, dns.TypeRRSIG) != 2 {
+			t.Fatalf("Test %d: %s", i, m)
+		}
+		verifySection(t, i, k, m.Ns)
+		for _, rr := range m.Ns {
+			if nsec, ok := rr.(*dns.NSEC); ok {
+				if got := slices.Contains(nsec.TypeBitMap, dns.TypeIPSECKEY); got != tc.ours {
+					t.Errorf("Test %d: IPSECKEY in the NSEC: %v, want %v (%s)", i, got, tc.ours, nsec)
+				}
+				if tc.ours && (!slices.Contains(nsec.TypeBitMap, dns.TypeA) || slices.Contains(nsec.TypeBitMap, tc.qtype)) {
+					t.Errorf("Test %d: fallthrough bitmap %v", i, nsec.TypeBitMap)
+				}
+			}
+		}
+	}
 }

@@ -61,14 +61,24 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 
 	if len(m.Answer) == 0 {
+		signed := state.Do() && n.holdsRecords() && p.signer.Load() != nil
 		if through {
+			if signed {
+				w = &denialWriter{ResponseWriter: w, p: p, state: state, n: n, apex: apex, server: server}
+			}
 			return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
 		}
 		if !exists && !apex {
 			m.Rcode = dns.RcodeNameError
 		}
-		// Exactly one SOA: dnssec signs a denial only in that shape.
+		// Exactly one SOA: dnssec signs a denial only in that shape. Where the name holds
+		// keys the plugin signs the denial itself, so its NSEC lists them (see denial.go).
 		m.Ns = []dns.RR{soa(zone, p.negTTL(), ix.serial)}
+		if signed {
+			if ns := p.signedDenial(state, m.Ns[0], denialTypes(n, qtype, apex, false), server); ns != nil {
+				m.Ns = ns
+			}
+		}
 	}
 	w.WriteMsg(m)
 	responseCount.WithLabelValues(server, typeLabel(qtype), dns.RcodeToString[m.Rcode]).Inc()

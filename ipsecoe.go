@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/dnssec"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 )
 
@@ -37,7 +38,8 @@ type IPSecOE struct {
 	opts   options
 	allow  []netip.Prefix // clients that get IPSECA answers; empty means all
 
-	idx  atomic.Pointer[index]
+	idx    atomic.Pointer[index]
+	signer atomic.Pointer[dnssec.Dnssec] // the server block's dnssec plugin, if any
 	stop chan struct{}
 	done chan struct{}
 

@@ -27,7 +27,10 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(name, err)
 	}
-	c.OnStartup(p.start)
+	c.OnStartup(func() error {
+		p.signer.Store(findSigner(dnsserver.GetConfig(c).Handler("dnssec")))
+		return p.start()
+	})
 	c.OnShutdown(p.shutdown)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		p.Next = next
