@@ -122,7 +122,6 @@ func TestSignedByDNSSEC(t *testing.T) {
 	}
 }
 
-
 // verifySection checks every RRSIG in sec against its RRset and returns how many it checked.
 func verifySection(t *testing.T, i int, k *dns.DNSKEY, sec []dns.RR) int {
 	t.Helper()

@@ -40,8 +40,8 @@ type IPSecOE struct {
 
 	idx    atomic.Pointer[index]
 	signer atomic.Pointer[dnssec.Dnssec] // the server block's dnssec plugin, if any
-	stop chan struct{}
-	done chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
 
 	lastErr string // the last whole-directory load error, so it is logged once; poller only
 }
