@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests drive: dig and delv (bind9-dnsutils).
-packages=(bind9-dnsutils)
-tools=(dig)
+# Debian packages the tests drive: dig and delv (bind9-dnsutils), dnssec-keygen
+# (bind9-utils) and the unbound validating resolver.
+packages=(bind9-dnsutils bind9-dnsutils bind9-utils unbound)
+tools=(dig delv dnssec-keygen unbound)
 
 missing=()
 for i in "${!tools[@]}"; do
@@ -17,7 +18,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Only the programs are wanted: no resolver or name server is started as a service.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 
 export IPSECOE_REQUIRE_TOOLS=1
