@@ -43,7 +43,9 @@ type IPSecOE struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	lastErr string // the last whole-directory load error, so it is logged once; poller only
+	// Poller state, touched by load alone.
+	files   []*keyFile // the last read of the key directory
+	lastErr string     // the last whole-directory load error, so it is logged once
 }
 
 // Name implements the plugin.Handler interface.

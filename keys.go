@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -22,11 +23,29 @@ var timeNow = time.Now
 type keyFile struct {
 	path string // path relative to the key directory, through visible names only
 	sum  [sha256.Size]byte
+	stat fileStat  // what the file looked like when it was read
 	keys []*pubKey // the keys published for this file (possibly from an earlier, good read)
 	err  error     // why the file was refused on this read, if it was
 	kept bool      // err is set and keys are the last good ones
 
 	warnings []string // published, but something in it was skipped or is out of date
+}
+
+// fileStat identifies one version of a file: a file whose real path, inode, size and
+// modification time are unchanged is not read again.
+type fileStat struct {
+	real  string
+	ino   uint64
+	size  int64
+	mtime int64
+}
+
+func statOf(real string, fi os.FileInfo) fileStat {
+	st := fileStat{real: real, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = uint64(sys.Ino)
+	}
+	return st
 }
 
 // fileError is a refused file, with the path relative to the key directory.
@@ -112,7 +131,7 @@ func (w *walker) walk(dir, rel string) error {
 		case fi.Size() > maxFileSize:
 			w.refuse(relPath, refuse(reasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
 		default:
-			w.read(path, relPath)
+			w.read(path, relPath, statOf(path, fi))
 		}
 	}
 	return nil
@@ -123,7 +142,11 @@ func within(root, path string) bool {
 	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
 }
 
-func (w *walker) read(path, rel string) {
+func (w *walker) read(path, rel string, st fileStat) {
+	if p := w.prev[rel]; p != nil && p.stat == st {
+		w.files = append(w.files, p) // the same file as last time: not read again
+		return
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		w.refuse(rel, refuse(reasonRead, "%v", errors.Unwrap(err)))
@@ -141,10 +164,13 @@ func (w *walker) read(path, rel string) {
 	}
 	sum := sha256.Sum256(data)
 	if p := w.prev[rel]; p != nil && p.sum == sum {
-		w.files = append(w.files, p) // unchanged: reuse the earlier result as it was
+		// Same content under a new name or inode (a kubelet swap): reuse the parse.
+		kf := *p
+		kf.stat = st
+		w.files = append(w.files, &kf)
 		return
 	}
-	kf := &keyFile{path: rel, sum: sum}
+	kf := &keyFile{path: rel, sum: sum, stat: st}
 	kf.keys, kf.err = parseKeyFile(data)
 	if kf.err == nil {
 		kf.warnings, kf.err = assignOwners(filepath.Base(rel), kf.keys)

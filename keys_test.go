@@ -2,10 +2,18 @@ package ipsecoe
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/miekg/dns"
 )
 
 func byPath(files []*keyFile) map[string]*keyFile {
@@ -185,5 +193,52 @@ func TestGatewayWithoutKey(t *testing.T) {
 	}
 	if _, ok := ix.lookup("1.1.9.10.in-addr.arpa."); ok {
 		t.Error("a gateway without a key answers")
+	}
+}
+
+func TestReloadInPlace(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gw.example.com.pem")
+	writeFile(t, file, readVector(t, "keys/rsa2048.pub.pem"))
+	c := caddy.NewTestController("dns", "ipsecoe example.com {\n keys "+dir+"\n}")
+	p, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Ready() {
+		t.Fatal("ready before the first load")
+	}
+	p.load()
+	if !p.Ready() {
+		t.Fatal("not ready after the first load")
+	}
+	// Rewritten in place, with a new modification time: read again.
+	writeFile(t, file, readVector(t, "keys/ed25519.pub.pem"))
+	must(t, os.Chtimes(file, time.Now().Add(time.Minute), time.Now().Add(time.Minute)))
+	p.load()
+	if n, _ := p.idx.Load().lookup("gw.example.com."); len(n.keys) != 1 || n.keys[0].algorithm != algEdDSA {
+		t.Errorf("in-place rewrite not seen: %v", n.keys)
+	}
+	// A new file appears.
+	writeFile(t, filepath.Join(dir, "new.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	p.load()
+	if _, ok := p.idx.Load().lookup("new.example.com."); !ok {
+		t.Error("a new file's key did not appear")
+	}
+}
+
+func TestNotReadyWithoutDirectory(t *testing.T) {
+	c := caddy.NewTestController("dns", "ipsecoe example.com {\n keys "+filepath.Join(t.TempDir(), "missing")+"\n}")
+	p, err := parse(c)
+	if err != nil {
+		t.Fatalf("a missing key directory must not stop setup: %v", err)
+	}
+	p.load()
+	if p.Ready() {
+		t.Error("ready without a key directory")
+	}
+	rcode, err := p.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), test.Case{Qname: "gw.example.com.", Qtype: dns.TypeIPSECKEY}.Msg())
+	if rcode != dns.RcodeServerFailure || err == nil {
+		t.Errorf("before the first load: rcode %d, err %v; want SERVFAIL", rcode, err)
 	}
 }

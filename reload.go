@@ -38,16 +38,14 @@ func (p *IPSecOE) shutdown() error {
 	return nil
 }
 
-// load reads the key directory and swaps a new index in when anything changed. A file
-// that stops parsing keeps its last good keys; every refusal is logged once.
+// load reads the key directory and swaps a new index in when the key set changed. A file
+// that stops parsing keeps its last good keys; every refusal is logged and counted once.
+// Only the poller (and start, before it) calls load.
 func (p *IPSecOE) load() {
 	begin := time.Now()
-	old := p.idx.Load()
 	prev := map[string]*keyFile{}
-	if old != nil {
-		for _, f := range old.files {
-			prev[f.path] = f
-		}
+	for _, f := range p.files {
+		prev[f.path] = f
 	}
 	files, err := readKeyDir(p.dir, prev)
 	if err != nil {
@@ -58,12 +56,13 @@ func (p *IPSecOE) load() {
 		}
 		return
 	}
-	changed := old == nil || len(files) != len(old.files) || p.lastErr != ""
+	old := p.idx.Load()
+	changed := old == nil || len(files) != len(prev) || p.lastErr != ""
 	p.lastErr = ""
 	for _, f := range files {
 		pf := prev[f.path]
-		if pf == f {
-			continue
+		if pf == f || pf != nil && pf.sum == f.sum && errText(pf.err) == errText(f.err) {
+			continue // the same file, or the same content under a new inode
 		}
 		changed = true
 		if f.err != nil && (pf == nil || errText(pf.err) != errText(f.err)) {
@@ -78,6 +77,7 @@ func (p *IPSecOE) load() {
 			log.Warningf("%s: %s", f.path, w)
 		}
 	}
+	p.files = files
 	if !changed {
 		return
 	}
