@@ -3,11 +3,13 @@
 # Missing tools make the tests that need them fail (IPSECOE_REQUIRE_TOOLS=1), never skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"
 
 # Debian packages the tests drive: dig and delv (bind9-dnsutils), dnssec-keygen
-# (bind9-utils) and the unbound validating resolver.
-packages=(bind9-dnsutils bind9-dnsutils bind9-utils unbound)
-tools=(dig delv dnssec-keygen unbound)
+# (bind9-utils), the unbound validating resolver, Libreswan's pluto and iproute2's ip for
+# the IPsec end-to-end test.
+packages=(bind9-dnsutils bind9-dnsutils bind9-utils unbound libreswan iproute2)
+tools=(dig delv dnssec-keygen unbound ipsec ip)
 
 missing=()
 for i in "${!tools[@]}"; do
