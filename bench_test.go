@@ -1,0 +1,145 @@
+package ipsecoe
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin/whoami"
+
+	"github.com/miekg/dns"
+)
+
+// packWriter is a dns.ResponseWriter that packs each reply, as the server would, and
+// throws it away: benchmarks then count the packing too.
+type packWriter struct{ buf []byte }
+
+func (w *packWriter) LocalAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53} }
+func (w *packWriter) RemoteAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+}
+func (w *packWriter) WriteMsg(m *dns.Msg) error {
+	var err error
+	w.buf, err = m.PackBuffer(w.buf[:cap(w.buf)])
+	return err
+}
+func (w *packWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *packWriter) Close() error                { return nil }
+func (w *packWriter) TsigStatus() error           { return nil }
+func (w *packWriter) TsigTimersOnly(bool)         {}
+func (w *packWriter) Hijack()                     {}
+
+// fakeRSAKey returns a PEM SubjectPublicKeyInfo of a random 2048-bit "RSA" modulus: the
+// same size and shape as a real key, made in microseconds (nothing checks primality).
+func fakeRSAKey(tb testing.TB) []byte {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 2048))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n.SetBit(n, 2047, 1)
+	n.SetBit(n, 0, 1)
+	der, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: n, E: 65537})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// genKeyDir writes n host keys for 10.0.0.0/8 addresses into a new directory.
+func genKeyDir(tb testing.TB, n int) string {
+	dir := tb.TempDir()
+	for i := range n {
+		name := fmt.Sprintf("10.%d.%d.%d.pem", i>>16&255, i>>8&255, i&255)
+		if err := os.WriteFile(filepath.Join(dir, name), fakeRSAKey(tb), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func benchPlugin(tb testing.TB, dir string) *IPSecOE {
+	c := caddy.NewTestController("dns", `ipsecoe 10.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa example.com {
+		keys `+dir+`
+		ipseca 500
+		gateway 2001:db8:1::/64 10.0.0.1
+	}`)
+	p, err := parse(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.load()
+	if !p.Ready() {
+		tb.Fatal("no keys loaded")
+	}
+	return p
+}
+
+func BenchmarkServeDNS(b *testing.B) {
+	p := benchPlugin(b, genKeyDir(b, 1000))
+	cases := []struct {
+		name  string
+		qname string
+		qtype uint16
+	}{
+		{"host", "7.3.0.10.in-addr.arpa.", dns.TypeIPSECKEY},
+		{"gateway6", "1.0.0.0.0.0.0.0.d.c.b.a.0.0.0.0.1.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", dns.TypeIPSECKEY},
+		{"ipseca", "_500.7.3.0.10.in-addr.arpa.", TypeIPSECA},
+		{"nodata", "7.3.0.10.in-addr.arpa.", dns.TypeTXT},
+		{"nxdomain", "7.3.200.10.in-addr.arpa.", dns.TypeIPSECKEY},
+	}
+	whoamiHandler := whoami.Whoami{}
+	b.Run("whoami", func(b *testing.B) {
+		runServe(b, whoamiHandler, "7.3.0.10.in-addr.arpa.", dns.TypeA)
+	})
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) { runServe(b, p, tc.qname, tc.qtype) })
+	}
+}
+
+func runServe(b *testing.B, h interface {
+	ServeDNS(context.Context, dns.ResponseWriter, *dns.Msg) (int, error)
+}, qname string, qtype uint16) {
+	m := new(dns.Msg)
+	m.SetQuestion(qname, qtype)
+	m.SetEdns0(4096, true)
+	w := &packWriter{buf: make([]byte, 0, 4096)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := h.ServeDNS(ctx, w, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBuildIndex(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			if testing.Short() && n > 10_000 {
+				b.Skip("large key sets only without -short")
+			}
+			dir := genKeyDir(b, n)
+			b.ResetTimer()
+			for range b.N {
+				files, err := readKeyDir(dir, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ix := buildIndex(files, &options{precedence: 10, dane: []daneConf{{3, 1, 1}}})
+				if ix.records["IPSECKEY"] != n {
+					b.Fatalf("%d records, want %d", ix.records["IPSECKEY"], n)
+				}
+			}
+		})
+	}
+}
