@@ -89,6 +89,8 @@ func TestReversePrefix(t *testing.T) {
 		{"0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", ""},
 		{"example.com.", ""},
 		{"xin-addr.arpa.", ""},
+		{".in-addr.arpa.", ""},
+		{".ip6.arpa.", ""},
 	}
 	for i, tc := range tests {
 		p, ok := reversePrefix(tc.name)

@@ -16,7 +16,7 @@ func isReverseZone(fq string) bool {
 }
 
 func hasLabelSuffix(fq, suffix string) bool {
-	return fq == suffix || strings.HasSuffix(fq, "."+suffix)
+	return fq == suffix || len(fq) > len(suffix)+1 && strings.HasSuffix(fq, "."+suffix)
 }
 
 // parseReverse reads a lower-case reverse name. For the name of one address full is true
