@@ -104,25 +104,30 @@ func findSigner(h any) *dnssec.Dnssec {
 	return nil
 }
 
-// denialWriter is handed to the next plugin in fallthrough mode at a name holding records:
-// a denial it writes gets the plugin's signed NSEC instead of dnssec's black lie.
+// denialWriter is handed to the next plugin in fallthrough mode at a name that exists in
+// the plugin's tree. A denial it writes becomes NODATA (the name exists, whatever the next
+// plugin knows), and at a name holding records, with DO, gets the plugin's signed NSEC
+// instead of dnssec's black lie.
 type denialWriter struct {
 	dns.ResponseWriter
 	p      *IPSecOE
 	state  request.Request
 	n      *node
 	apex   bool
+	sign   bool
 	server string
 }
 
 // WriteMsg implements dns.ResponseWriter.
 func (w *denialWriter) WriteMsg(m *dns.Msg) error {
-	if len(m.Answer) == 0 && (m.Rcode == dns.RcodeSuccess || m.Rcode == dns.RcodeNameError) &&
-		len(m.Ns) == 1 && m.Ns[0].Header().Rrtype == dns.TypeSOA {
+	if len(m.Answer) != 0 || m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError {
+		return w.ResponseWriter.WriteMsg(m)
+	}
+	m.Rcode = dns.RcodeSuccess
+	if w.sign && w.n.holdsRecords() && len(m.Ns) == 1 && m.Ns[0].Header().Rrtype == dns.TypeSOA {
 		types := denialTypes(w.n, w.state.QType(), w.apex, true)
 		if ns := w.p.signedDenial(w.state, m.Ns[0], types, w.server); ns != nil {
 			m.Ns = ns
-			m.Rcode = dns.RcodeSuccess // the name exists: it holds the plugin's records
 		}
 	}
 	return w.ResponseWriter.WriteMsg(m)

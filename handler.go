@@ -63,8 +63,10 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	if len(m.Answer) == 0 {
 		signed := state.Do() && n.holdsRecords() && p.signer.Load() != nil
 		if through {
-			if signed {
-				w = &denialWriter{ResponseWriter: w, p: p, state: state, n: n, apex: apex, server: server}
+			if exists {
+				// The name is in the plugin's tree: the next plugin's denial must not say
+				// NXDOMAIN, and where the name holds keys its NSEC must list them.
+				w = &denialWriter{ResponseWriter: w, p: p, state: state, n: n, apex: apex, sign: signed, server: server}
 			}
 			return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
 		}

@@ -360,3 +360,36 @@ func TestNoPrivateKeyPublished(t *testing.T) {
 }
 
 func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// TestFallthroughDenialNotNXDOMAIN checks that in fallthrough mode a next plugin's NXDOMAIN
+// at a name in the plugin's tree (an owner, a gateway address, an empty non-terminal)
+// becomes NODATA, with or without DO, and stays NXDOMAIN elsewhere.
+func TestFallthroughDenialNotNXDOMAIN(t *testing.T) {
+	p := newTestPlugin(t, testKeyDir(t), "fallthrough")
+	p.Next = test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+		m := new(dns.Msg)
+		m.SetRcode(r, dns.RcodeNameError)
+		m.Ns = []dns.RR{test.SOA("example.com. 60 IN SOA ns.example.com. h.example.com. 1 2 3 4 60")}
+		w.WriteMsg(m)
+		return dns.RcodeNameError, nil
+	})
+	for i, tc := range []struct {
+		qname string
+		rcode int
+	}{
+		{"gw.example.com.", dns.RcodeSuccess},
+		{"host.example.com.", dns.RcodeSuccess},
+		{"5.2.1.10.in-addr.arpa.", dns.RcodeSuccess},
+		{"1.10.in-addr.arpa.", dns.RcodeSuccess},
+		{"nope.example.com.", dns.RcodeNameError},
+		{"2.10.in-addr.arpa.", dns.RcodeNameError},
+	} {
+		for _, do := range []bool{false, true} {
+			rec := dnstest.NewRecorder(&test.ResponseWriter{})
+			p.ServeDNS(context.Background(), rec, test.Case{Qname: tc.qname, Qtype: dns.TypeTXT, Do: do}.Msg())
+			if rec.Msg == nil || rec.Msg.Rcode != tc.rcode || len(rec.Msg.Ns) != 1 {
+				t.Errorf("Test %d: %s DO=%v: %v", i, tc.qname, do, rec.Msg)
+			}
+		}
+	}
+}
