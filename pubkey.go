@@ -92,6 +92,9 @@ func parseKeyFile(data []byte) ([]*pubKey, error) {
 	if isPEM(data) {
 		return parsePEM(data)
 	}
+	if isLibreswanText(data) {
+		return parseLibreswan(data)
+	}
 	k, err := parseDER(data)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,71 @@
+package ipsecoe
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// TestShowhostkeyForms reads the key lines and records Libreswan prints and checks that the
+// key published is byte for byte the one Libreswan's own --ipseckey record carries, and the
+// one its --pem output gives.
+func TestShowhostkeyForms(t *testing.T) {
+	for _, alg := range []string{"rsa", "ecdsa"} {
+		rrText := strings.TrimSpace(string(readTestdata(t, filepath.Join("showhostkey", alg+".ipseckey"))))
+		want, err := dns.NewRR(rrText)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pemKeys, err := parseKeyFile(readTestdata(t, filepath.Join("showhostkey", alg+".pem")))
+		if err != nil {
+			t.Fatalf("%s.pem: %v", alg, err)
+		}
+		for _, form := range []string{"left", "right", "ipseckey"} {
+			data := readTestdata(t, filepath.Join("showhostkey", alg+"."+form))
+			if data == nil {
+				continue
+			}
+			keys, err := parseKeyFile(data)
+			if err != nil {
+				t.Errorf("%s.%s: %v", alg, form, err)
+				continue
+			}
+			if len(keys) != 1 {
+				t.Errorf("%s.%s: %d keys", alg, form, len(keys))
+				continue
+			}
+			k := keys[0]
+			got := ipseckey(want.Header().Name, want.Header().Ttl, &ipseckeyData{precedence: 10, algorithm: k.algorithm, publicKey: b64std(k.field)})
+			if g, w := hex.EncodeToString(rdata(t, got)), hex.EncodeToString(rdata(t, want)); g != w {
+				t.Errorf("%s.%s: record\n got %s\nwant %s (Libreswan's --ipseckey)", alg, form, g, w)
+			}
+			if !bytes.Equal(k.spki, pemKeys[0].spki) {
+				t.Errorf("%s.%s: not the key of Libreswan's --pem output", alg, form)
+			}
+		}
+	}
+}
+
+func TestShowhostkeyRefusals(t *testing.T) {
+	for i, text := range []string{
+		"leftrsasigkey=0s!!!!\n",
+		"leftrsasigkey=0x0103\n",
+		"leftrsasigkey=0sAQM=\n",
+		"leftecdsakey=0sAAAA\n",
+		"leftfoo=0sAAAA\n",
+		"host. IN IPSECKEY 10 0 1 . AAAA\n",
+		"host. IN IPSECKEY 10 0 3 . AAAA\n",
+		"leftrsasigkey=0sAwEAAc\nsomething else\n",
+	} {
+		if keys, err := parseKeyFile([]byte(text)); err == nil {
+			t.Errorf("Test %d: %q accepted: %d keys", i, text, len(keys))
+		}
+	}
+}
+
+func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
