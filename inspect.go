@@ -1,0 +1,172 @@
+package ipsecoe
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/caddy/caddyfile"
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/miekg/dns"
+)
+
+// Loader loads a key directory exactly as an ipsecoe block of a Corefile does, for tools
+// that check or export a key directory outside CoreDNS (cmd/ipsecoe).
+type Loader struct{ p *IPSecOE }
+
+// NewLoader returns a Loader for the block "ipsecoe ZONES... { keys DIR }".
+func NewLoader(dir string, zones ...string) (*Loader, error) {
+	if len(zones) == 0 {
+		zones = []string{"."}
+	}
+	c := caddy.NewTestController("dns", fmt.Sprintf("ipsecoe %s {\n keys %q\n}", strings.Join(zones, " "), dir))
+	p, err := parse(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Loader{p: p}, nil
+}
+
+// LoaderFromCorefile returns a Loader for the ipsecoe block of the server block in the
+// Corefile at path that serves zone, or the only such block when zone is empty. A non-empty
+// dir replaces the block's keys.
+func LoaderFromCorefile(path, zone, dir string) (*Loader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	blocks, err := caddyfile.Parse(path, f, nil)
+	if err != nil {
+		return nil, err
+	}
+	zone = strings.ToLower(dns.Fqdn(zone))
+	var found []*IPSecOE
+	for _, b := range blocks {
+		tokens, ok := b.Tokens[name]
+		if !ok {
+			continue
+		}
+		c := caddy.NewTestController("dns", "")
+		c.Dispenser = caddyfile.NewDispenserTokens(path, tokens)
+		c.ServerBlockKeys = b.Keys
+		p, err := parse(c)
+		if err != nil {
+			return nil, err
+		}
+		if zone == "." || plugin.Zones(p.Zones).Matches(zone) != "" {
+			found = append(found, p)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return nil, fmt.Errorf("%s: no ipsecoe block serves %s", path, zone)
+	case len(found) > 1 && zone == ".":
+		return nil, fmt.Errorf("%s: %d ipsecoe blocks; name one with a zone", path, len(found))
+	}
+	p := found[len(found)-1]
+	if dir != "" {
+		p.dir = dir
+	}
+	return &Loader{p: p}, nil
+}
+
+// Zones returns the zones of the block.
+func (l *Loader) Zones() []string { return slices.Clone(l.p.Zones) }
+
+// Dir returns the key directory.
+func (l *Loader) Dir() string { return l.p.dir }
+
+// FileReport is what one file of the key directory gave.
+type FileReport struct {
+	Path     string   `json:"path"`
+	Owners   []string `json:"owners,omitempty"`
+	Keys     []string `json:"keys,omitempty"`
+	Reason   string   `json:"refused,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Check reads the key directory and reports every file, and every gateway line whose
+// target has no key.
+func (l *Loader) Check() ([]FileReport, []string, error) {
+	files, err := readKeyDir(l.p.dir, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []FileReport
+	for _, f := range files {
+		r := FileReport{Path: f.path, Warnings: f.warnings}
+		if f.err != nil {
+			r.Reason, r.Error = reasonOf(f.err), f.err.Error()
+		}
+		for _, k := range f.keys {
+			r.Keys = append(r.Keys, k.kind)
+			for _, o := range k.owners {
+				if !slices.Contains(r.Owners, o.name) {
+					r.Owners = append(r.Owners, o.name)
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	var gw []string
+	for _, e := range buildIndex(files, &l.p.opts).errors {
+		gw = append(gw, e.Error())
+	}
+	return out, gw, nil
+}
+
+// Records returns every record the block serves at explicit owners inside zone (inside any
+// of its zones when zone is empty), ordered by name, and one comment per gateway prefix,
+// whose addresses cannot be listed.
+func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
+	files, err := readKeyDir(l.p.dir, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	ix := buildIndex(files, &l.p.opts)
+	zones := plugin.Zones(l.p.Zones)
+	if zone != "" {
+		zones = plugin.Zones{strings.ToLower(dns.Fqdn(zone))}
+	}
+	names := make([]string, 0, len(ix.names))
+	for n, nd := range ix.names {
+		if nd.holdsRecords() && zones.Matches(n) != "" {
+			names = append(names, n)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return canonicalLess(names[i], names[j]) })
+	var rrs []dns.RR
+	for _, n := range names {
+		nd := ix.names[n]
+		for _, d := range nd.keys {
+			rrs = append(rrs, ipseckey(n, l.p.ttl, d))
+		}
+		for _, d := range nd.ipseca {
+			rrs = append(rrs, ipseca(n, l.p.ttl, d))
+		}
+	}
+	var comments []string
+	for _, g := range ix.gateways {
+		for _, d := range g.keys {
+			comments = append(comments, fmt.Sprintf("every address in %s: IPSECKEY %s", g.prefix, strings.TrimPrefix(d.String(), ".\t0\tIN\tIPSECKEY\t")))
+		}
+	}
+	return rrs, comments, nil
+}
+
+// canonicalLess orders names as DNSSEC does (RFC 4034 6.1), label by label from the right.
+func canonicalLess(a, b string) bool {
+	la, lb := dns.SplitDomainName(a), dns.SplitDomainName(b)
+	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
+		if la[i] != lb[j] {
+			return la[i] < lb[j]
+		}
+	}
+	return len(la) < len(lb)
+}
