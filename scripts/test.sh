@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
 
 # Debian packages the tests drive: dig and delv (bind9-dnsutils), dnssec-keygen
-# (bind9-utils), the unbound validating resolver, Libreswan's pluto and iproute2's ip for
-# the IPsec end-to-end test.
-packages=(bind9-dnsutils bind9-dnsutils bind9-utils unbound libreswan iproute2)
-tools=(dig delv dnssec-keygen unbound ipsec ip)
+# and named-checkzone (bind9-utils), the unbound validating resolver, Libreswan's pluto and
+# iproute2's ip for the IPsec end-to-end test, and ldns-read-zone (ldnsutils).
+packages=(bind9-dnsutils bind9-dnsutils bind9-utils bind9-utils unbound libreswan iproute2 ldnsutils)
+tools=(dig delv dnssec-keygen named-checkzone unbound ipsec ip ldns-read-zone)
 
 missing=()
 for i in "${!tools[@]}"; do
