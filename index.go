@@ -5,7 +5,6 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"net/netip"
 	"strings"
@@ -62,7 +61,7 @@ var ent = &node{}
 func buildIndex(files []*keyFile, o *options) *index {
 	ix := &index{names: map[string]*node{}, files: files, records: map[string]int{}, algCount: map[string]int{}}
 	var sum uint64
-	add := func(name string, s string) { sum += hash64(name + " " + s) }
+	add := func(name string, s string) { sum += hash64(name)*31 ^ hash64(s) }
 
 	owners := map[string][]*pubKey{} // non-port owners, for IPSECKEY and IPSECA and gateways
 	ports := map[string][]*pubKey{}  // explicit _PORT owners
@@ -104,7 +103,7 @@ func buildIndex(files []*keyFile, o *options) *index {
 				gwAddr: gwAddr, gwHost: gwHost, publicKey: base64.StdEncoding.EncodeToString(k.field)})
 		}
 		for _, d := range gw.keys {
-			add(g.prefix.String(), d.String())
+			add(g.prefix.String(), d.rdataKey())
 		}
 		ix.gateways = append(ix.gateways, gw)
 	}
@@ -116,7 +115,7 @@ func buildIndex(files []*keyFile, o *options) *index {
 				publicKey: base64.StdEncoding.EncodeToString(k.field)})
 		}
 		for _, d := range n.keys {
-			add(name, d.String())
+			add(name, d.rdataKey())
 		}
 		ix.records["IPSECKEY"] += len(n.keys)
 		if p, ok := reversePrefix(name); ok && p.IsSingleIP() {
@@ -176,7 +175,7 @@ func (ix *index) addIPSECA(name string, keys []*pubKey, lines []daneConf, add fu
 		n.ipseca = appendIPSECA(n.ipseca, r)
 	}
 	for _, r := range n.ipseca[before:] {
-		add(name, r.String())
+		add(name, string([]byte{r.Usage, r.Selector, r.MatchingType})+string(r.Data))
 	}
 	ix.records["IPSECA"] += len(n.ipseca) - before
 }
@@ -229,10 +228,19 @@ func appendIPSECA(list []*IPSECA, d *IPSECA) []*IPSECA {
 	return append(list, d)
 }
 
+// rdataKey identifies d's rdata for the serial hash, cheaply.
+func (d *ipseckeyData) rdataKey() string {
+	return string([]byte{d.precedence, d.gwType, d.algorithm}) + string(d.gwAddr) + d.gwHost + d.publicKey
+}
+
+// hash64 is FNV-1a, inline so that hashing a string does not copy it.
 func hash64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // lookup finds lower-case name. exists is true for owners, empty non-terminals, addresses

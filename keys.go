@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -34,14 +37,14 @@ type keyFile struct {
 // fileStat identifies one version of a file: a file whose real path, inode, size and
 // modification time are unchanged is not read again.
 type fileStat struct {
-	real  string
+	real  uint64 // hash of the real path, after symlinks
 	ino   uint64
 	size  int64
 	mtime int64
 }
 
 func statOf(real string, fi os.FileInfo) fileStat {
-	st := fileStat{real: real, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	st := fileStat{real: hash64(real), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		st.ino = uint64(sys.Ino)
 	}
@@ -74,6 +77,7 @@ func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
 	if err := w.walk(root, ""); err != nil {
 		return nil, err
 	}
+	w.readAll()
 	sort.Slice(w.files, func(i, j int) bool { return w.files[i].path < w.files[j].path })
 	return w.files, nil
 }
@@ -83,6 +87,30 @@ type walker struct {
 	prev  map[string]*keyFile
 	seen  map[string]bool // real directories visited, against symlink loops
 	files []*keyFile
+	jobs  []readJob // files to read and parse, with their place in files
+}
+
+type readJob struct {
+	at        int
+	path, rel string
+	stat      fileStat
+}
+
+// readAll reads and parses the files the walk found changed, on every CPU.
+func (w *walker) readAll() {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(w.jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(w.jobs); i = int(next.Add(1)) - 1 {
+				j := w.jobs[i]
+				w.files[j.at] = w.read(j.path, j.rel, j.stat)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (w *walker) walk(dir, rel string) error {
@@ -131,7 +159,13 @@ func (w *walker) walk(dir, rel string) error {
 		case fi.Size() > maxFileSize:
 			w.refuse(relPath, refuse(reasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
 		default:
-			w.read(path, relPath, statOf(path, fi))
+			st := statOf(path, fi)
+			if p := w.prev[relPath]; p != nil && p.stat == st {
+				w.files = append(w.files, p) // the same file as last time: not read again
+				continue
+			}
+			w.jobs = append(w.jobs, readJob{at: len(w.files), path: path, rel: relPath, stat: st})
+			w.files = append(w.files, nil)
 		}
 	}
 	return nil
@@ -142,33 +176,26 @@ func within(root, path string) bool {
 	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
 }
 
-func (w *walker) read(path, rel string, st fileStat) {
-	if p := w.prev[rel]; p != nil && p.stat == st {
-		w.files = append(w.files, p) // the same file as last time: not read again
-		return
-	}
+// read reads and parses one file. It runs concurrently: it only reads w.prev.
+func (w *walker) read(path, rel string, st fileStat) *keyFile {
 	f, err := os.Open(path)
 	if err != nil {
-		w.refuse(rel, refuse(reasonRead, "%v", errors.Unwrap(err)))
-		return
+		return w.refused(rel, refuse(reasonRead, "%v", errors.Unwrap(err)))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	f.Close()
 	if err != nil {
-		w.refuse(rel, refuse(reasonRead, "%v", err))
-		return
+		return w.refused(rel, refuse(reasonRead, "%v", err))
 	}
 	if len(data) > maxFileSize {
-		w.refuse(rel, refuse(reasonSize, "over the %d byte limit", maxFileSize))
-		return
+		return w.refused(rel, refuse(reasonSize, "over the %d byte limit", maxFileSize))
 	}
 	sum := sha256.Sum256(data)
 	if p := w.prev[rel]; p != nil && p.sum == sum {
 		// Same content under a new name or inode (a kubelet swap): reuse the parse.
 		kf := *p
 		kf.stat = st
-		w.files = append(w.files, &kf)
-		return
+		return &kf
 	}
 	kf := &keyFile{path: rel, sum: sum, stat: st}
 	kf.keys, kf.err = parseKeyFile(data)
@@ -183,14 +210,19 @@ func (w *walker) read(path, rel string, st fileStat) {
 	if kf.err != nil {
 		w.keep(kf)
 	}
-	w.files = append(w.files, kf)
+	return kf
+}
+
+// refused is a file that could not be read at all.
+func (w *walker) refused(rel string, err error) *keyFile {
+	kf := &keyFile{path: rel, err: err}
+	w.keep(kf)
+	return kf
 }
 
 // refuse records a file that could not be read at all.
 func (w *walker) refuse(rel string, err error) {
-	kf := &keyFile{path: rel, err: err}
-	w.keep(kf)
-	w.files = append(w.files, kf)
+	w.files = append(w.files, w.refused(rel, err))
 }
 
 // keep gives a refused file the keys of its last good read, if there was one.
