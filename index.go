@@ -128,7 +128,9 @@ func buildIndex(files []*keyFile, o *options) *index {
 			}
 		}
 		for _, port := range o.ports {
-			ix.addIPSECA(portName(port, name), keys, o.dane, add)
+			if pn := portName(port, name); len(pn) <= maxNameLen {
+				ix.addIPSECA(pn, keys, o.dane, add)
+			}
 		}
 	}
 	for name, keys := range ports {

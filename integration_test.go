@@ -298,10 +298,11 @@ func integStart(t *testing.T, bin, dig, dir string, corefile func(port string) s
 	return nil
 }
 
-// waitReady polls with dig for up to 10 seconds until the server gives an SOA.
+// waitReady polls with dig for up to 60 seconds (a loaded machine, a large key directory)
+// until the server gives an SOA.
 func (s *integServer) waitReady(exited <-chan struct{}) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for range 100 {
+	deadline := time.Now().Add(60 * time.Second)
+	for range 600 {
 		select {
 		case <-exited:
 			return false

@@ -15,6 +15,9 @@ type owner struct {
 	port uint16     // non-zero for an explicit IPSECA owner (_PORT.<name>)
 }
 
+// maxNameLen is the longest name in presentation form with its final dot: 255 octets on the wire.
+const maxNameLen = 254
+
 // keyExtensions are the file name extensions stripped before the name is read as an owner.
 var keyExtensions = []string{".pem", ".crt", ".cer", ".der", ".pub"}
 
@@ -39,6 +42,9 @@ func ownerFromFileName(base string) (owner, error) {
 			return owner{}, err
 		}
 		o.name, o.port = portName(port, o.name), port
+		if len(o.name) > maxNameLen {
+			return owner{}, refuse(reasonOwner, "%q is longer than a domain name may be", base)
+		}
 		return o, nil
 	}
 	return ownerFromText(name)
@@ -107,7 +113,7 @@ func addrOwner(a netip.Addr) owner {
 
 // isHostName accepts letter-digit-hyphen labels (RFC 952/1123), two at least.
 func isHostName(fq string) bool {
-	if _, ok := dns.IsDomainName(fq); !ok || dns.CountLabel(fq) < 2 || len(fq) > 254 {
+	if _, ok := dns.IsDomainName(fq); !ok || dns.CountLabel(fq) < 2 || len(fq) > maxNameLen {
 		return false
 	}
 	labels := dns.SplitDomainName(fq)

@@ -2,6 +2,7 @@ package ipsecoe
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,7 @@ func TestOwnerFromFileName(t *testing.T) {
 		{"bad name.example.com.pem", "", "", 0},
 		{"fe80::1%eth0.pem", "", "", 0},
 		{"-gw.example.com.pem", "", "", 0},
+		{"_1." + strings.Repeat("abcdefghi.", 25) + "co.pem", "", "", 0},
 	}
 	for i, tc := range tests {
 		o, err := ownerFromFileName(tc.file)

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 )
 
 // IPSECKEY public key algorithms (IANA "IPSECKEY Resource Record Parameters").
@@ -105,13 +104,10 @@ func parseKeyFile(data []byte) ([]*pubKey, error) {
 func isPEM(data []byte) bool { return bytes.Contains(data, []byte("-----BEGIN ")) }
 
 func parsePEM(data []byte) ([]*pubKey, error) {
-	// Look at every armor line first: a private key anywhere refuses the file, even one
-	// whose block is damaged, and before any other block is parsed.
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "-----BEGIN ") && strings.Contains(line, "PRIVATE KEY") {
-			return nil, refuse(reasonPrivate, "holds a private key; refusing the whole file")
-		}
+	// A private key anywhere refuses the file before any block is parsed, even one whose
+	// armor is damaged or preceded by other text (pem.Decode would skip over it).
+	if bytes.Contains(data, []byte("PRIVATE KEY")) {
+		return nil, refuse(reasonPrivate, "holds a private key; refusing the whole file")
 	}
 	var keys []*pubKey
 	rest := data
