@@ -118,7 +118,7 @@ func privateSecrets(t *testing.T) map[string][][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[name] = [][]byte{k.field, spki, der[len(der)-32:]}
+		out[name] = [][]byte{k.field(), spki, der[len(der)-32:]}
 	}
 	return out
 }

@@ -120,7 +120,7 @@ func FuzzParseKeyFile(f *testing.F) {
 				t.Fatalf("key %d is nil", i)
 			}
 			if err := fzCheckKey(k); err != "" {
-				t.Fatalf("key %d (%s, algorithm %d, field %d bytes): %s", i, k.kind, k.algorithm, len(k.field), err)
+				t.Fatalf("key %d (%s, algorithm %d, field %d bytes): %s", i, k.kind, k.algorithm, len(k.field()), err)
 			}
 		}
 	})
@@ -132,7 +132,7 @@ func fzCheckKey(k *pubKey) string {
 	if k.algorithm < algDSA || k.algorithm > algEdDSA {
 		return "algorithm outside 1-4"
 	}
-	if len(k.field) == 0 {
+	if len(k.field()) == 0 {
 		return "empty key field"
 	}
 	if len(k.spki) == 0 {
@@ -147,7 +147,7 @@ func fzCheckKey(k *pubKey) string {
 			return "spki is not the certificate's"
 		}
 	}
-	f := k.field
+	f := k.field()
 	pub, perr := x509.ParsePKIXPublicKey(k.spki)
 	switch k.algorithm {
 	case algRSA:

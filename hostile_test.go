@@ -230,7 +230,7 @@ func TestHostile(t *testing.T) {
 	})
 	h := &hostileTarget{
 		addr: net.JoinHostPort("127.0.0.1", s.port),
-		key:  base64.StdEncoding.EncodeToString(edKeys[0].field),
+		key:  base64.StdEncoding.EncodeToString(edKeys[0].field()),
 		log:  s.log,
 	}
 	rng := rand.New(rand.NewPCG(hostileSeed, hostileSeed))

@@ -3,7 +3,6 @@ package ipsecoe
 import (
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
@@ -68,8 +67,8 @@ func buildIndex(files []*keyFile, o *options) *index {
 	seenKey := map[string]bool{}
 	for _, f := range files {
 		for _, k := range f.keys {
-			if !seenKey[string(k.spki)] {
-				seenKey[string(k.spki)] = true
+			if !seenKey[k.key] {
+				seenKey[k.key] = true
 				ix.algCount[k.kind]++
 			}
 			for _, ow := range k.owners {
@@ -100,7 +99,7 @@ func buildIndex(files []*keyFile, o *options) *index {
 		gw := gateway{prefix: g.prefix}
 		for _, k := range keys {
 			gw.keys = appendKey(gw.keys, &ipseckeyData{precedence: g.precedence, gwType: gwType, algorithm: k.algorithm,
-				gwAddr: gwAddr, gwHost: gwHost, publicKey: base64.StdEncoding.EncodeToString(k.field)})
+				gwAddr: gwAddr, gwHost: gwHost, publicKey: k.key})
 		}
 		for _, d := range gw.keys {
 			add(g.prefix.String(), d.rdataKey())
@@ -112,7 +111,7 @@ func buildIndex(files []*keyFile, o *options) *index {
 		n := ix.node(name)
 		for _, k := range keys {
 			n.keys = appendKey(n.keys, &ipseckeyData{precedence: o.precedence, algorithm: k.algorithm,
-				publicKey: base64.StdEncoding.EncodeToString(k.field)})
+				publicKey: k.key})
 		}
 		for _, d := range n.keys {
 			add(name, d.rdataKey())

@@ -40,7 +40,7 @@ func TestShowhostkeyForms(t *testing.T) {
 				continue
 			}
 			k := keys[0]
-			got := ipseckey(want.Header().Name, want.Header().Ttl, &ipseckeyData{precedence: 10, algorithm: k.algorithm, publicKey: b64std(k.field)})
+			got := ipseckey(want.Header().Name, want.Header().Ttl, &ipseckeyData{precedence: 10, algorithm: k.algorithm, publicKey: b64std(k.field())})
 			if g, w := hex.EncodeToString(rdata(t, got)), hex.EncodeToString(rdata(t, want)); g != w {
 				t.Errorf("%s.%s: record\n got %s\nwant %s (Libreswan's --ipseckey)", alg, form, g, w)
 			}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -71,7 +72,7 @@ func reasonOf(err error) string {
 type pubKey struct {
 	algorithm uint8  // IPSECKEY algorithm number
 	kind      string // e.g. "rsa", "ecdsa-p256", "ed25519": the algorithm label of the keys metric
-	field     []byte // the IPSECKEY public key field
+	key       string // the IPSECKEY public key field, in base64 as dns.IPSECKEY holds it
 	spki      []byte // SubjectPublicKeyInfo DER, IPSECA selector 1
 	cert      []byte // certificate DER, IPSECA selector 0; nil for a bare key
 
@@ -222,7 +223,7 @@ func fromSPKI(spki []byte) (*pubKey, error) {
 		if len(info.Algorithm.Parameters.FullBytes) != 0 || info.PublicKey.BitLength != 57*8 {
 			return nil, refuse(reasonParse, "malformed Ed448 public key")
 		}
-		return &pubKey{algorithm: algEdDSA, kind: "ed448", field: bytes.Clone(info.PublicKey.Bytes), spki: bytes.Clone(spki)}, nil
+		return &pubKey{algorithm: algEdDSA, kind: "ed448", key: base64.StdEncoding.EncodeToString(info.PublicKey.Bytes), spki: bytes.Clone(spki)}, nil
 	case info.Algorithm.Algorithm.Equal(oidX448):
 		return nil, refuse(reasonUnsupported, "X448 is a key-agreement key, not a signature key")
 	}
@@ -232,12 +233,13 @@ func fromSPKI(spki []byte) (*pubKey, error) {
 // fromPublic builds the IPSECKEY key field of pub.
 func fromPublic(pub any, spki []byte) (*pubKey, error) {
 	k := &pubKey{spki: bytes.Clone(spki)}
+	var field []byte
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:
 		if bits := pub.N.BitLen(); bits < minRSABits {
 			return nil, refuse(reasonWeak, "RSA key of %d bits, under %d", bits, minRSABits)
 		}
-		k.algorithm, k.kind, k.field = algRSA, "rsa", rsaField(pub)
+		k.algorithm, k.kind, field = algRSA, "rsa", rsaField(pub)
 	case *ecdsa.PublicKey:
 		var size int
 		switch pub.Curve {
@@ -252,19 +254,26 @@ func fromPublic(pub any, spki []byte) (*pubKey, error) {
 		if err != nil || len(point) != 1+2*size {
 			return nil, refuse(reasonParse, "malformed ECDSA point")
 		}
-		k.algorithm, k.field = algECDSA, point[1:]
+		k.algorithm, field = algECDSA, point[1:]
 	case ed25519.PublicKey:
-		k.algorithm, k.kind, k.field = algEdDSA, "ed25519", bytes.Clone(pub)
+		k.algorithm, k.kind, field = algEdDSA, "ed25519", pub
 	case *dsa.PublicKey:
-		field, err := dsaField(pub)
+		f, err := dsaField(pub)
 		if err != nil {
 			return nil, err
 		}
-		k.algorithm, k.kind, k.field = algDSA, "dsa", field
+		k.algorithm, k.kind, field = algDSA, "dsa", f
 	default:
 		return nil, refuse(reasonUnsupported, "%T is not a signature key IPSECKEY can carry", pub)
 	}
+	k.key = base64.StdEncoding.EncodeToString(field)
 	return k, nil
+}
+
+// field returns the IPSECKEY public key field as bytes.
+func (k *pubKey) field() []byte {
+	b, _ := base64.StdEncoding.DecodeString(k.key)
+	return b
 }
 
 // rsaField encodes pub as RFC 3110 section 2: exponent length, exponent, modulus.

@@ -66,7 +66,7 @@ func TestKeyFieldMatchesDNSKEY(t *testing.T) {
 		if got.algorithm != tc.alg || got.kind != tc.kind {
 			t.Errorf("Test %d: algorithm %d %s, want %d %s", i, got.algorithm, got.kind, tc.alg, tc.kind)
 		}
-		if b64 := base64.StdEncoding.EncodeToString(got.field); b64 != k.PublicKey {
+		if b64 := base64.StdEncoding.EncodeToString(got.field()); b64 != k.PublicKey {
 			t.Errorf("Test %d: key field\n%s\nwant the DNSKEY's\n%s", i, b64, k.PublicKey)
 		}
 	}
@@ -99,8 +99,8 @@ func TestDSAField(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := keys[0]
-	if k.algorithm != algDSA || len(k.field) != 1+20+3*128 || k.field[0] != 8 {
-		t.Fatalf("DSA-1024: algorithm %d, %d bytes, T=%d; want 1, 405 bytes, T=8", k.algorithm, len(k.field), k.field[0])
+	if k.algorithm != algDSA || len(k.field()) != 1+20+3*128 || k.field()[0] != 8 {
+		t.Fatalf("DSA-1024: algorithm %d, %d bytes, T=%d; want 1, 405 bytes, T=8", k.algorithm, len(k.field()), k.field()[0])
 	}
 	pub, _ := x509.ParsePKIXPublicKey(k.spki)
 	d := pub.(*dsa.PublicKey)
@@ -109,7 +109,7 @@ func TestDSAField(t *testing.T) {
 		if i == 0 {
 			off, size = 1, 20
 		}
-		if got := new(big.Int).SetBytes(k.field[off : off+size]); got.Cmp(want) != 0 {
+		if got := new(big.Int).SetBytes(k.field()[off : off+size]); got.Cmp(want) != 0 {
 			t.Errorf("DSA field %d does not hold the key's value", i)
 		}
 	}
@@ -136,8 +136,8 @@ func TestEd448(t *testing.T) {
 	}
 	b, _ := pem.Decode(data)
 	k := keys[0]
-	if k.algorithm != algEdDSA || k.kind != "ed448" || !bytes.Equal(k.field, b.Bytes[len(b.Bytes)-57:]) {
-		t.Errorf("Ed448: algorithm %d %s, field % x", k.algorithm, k.kind, k.field)
+	if k.algorithm != algEdDSA || k.kind != "ed448" || !bytes.Equal(k.field(), b.Bytes[len(b.Bytes)-57:]) {
+		t.Errorf("Ed448: algorithm %d %s, field % x", k.algorithm, k.kind, k.field())
 	}
 }
 
@@ -252,7 +252,7 @@ func TestAcceptedForms(t *testing.T) {
 	// PKCS#1 and SPKI forms of one key give one field and one SPKI.
 	a, _ := parseKeyFile(pemBlock("PUBLIC KEY", spki))
 	b, _ := parseKeyFile(pemBlock("RSA PUBLIC KEY", pkcs1))
-	if !bytes.Equal(a[0].field, b[0].field) || !bytes.Equal(a[0].spki, b[0].spki) {
+	if !bytes.Equal(a[0].field(), b[0].field()) || !bytes.Equal(a[0].spki, b[0].spki) {
 		t.Error("PKCS#1 and SPKI forms of one key differ")
 	}
 }

@@ -40,7 +40,7 @@ func TestSwapUnderLoad(t *testing.T) {
 		}
 		var recs []string
 		for _, k := range keys {
-			recs = append(recs, ipseckey("gw.example.com.", 0, &ipseckeyData{precedence: 10, algorithm: k.algorithm, publicKey: base64.StdEncoding.EncodeToString(k.field)}).String())
+			recs = append(recs, ipseckey("gw.example.com.", 0, &ipseckeyData{precedence: 10, algorithm: k.algorithm, publicKey: base64.StdEncoding.EncodeToString(k.field())}).String())
 		}
 		want[i] = canonical(recs)
 	}

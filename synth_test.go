@@ -84,7 +84,7 @@ func TestVectorsIPSECKEY(t *testing.T) {
 			}
 			k := keys[0]
 			d := &ipseckeyData{precedence: v.Precedence, gwType: v.GatewayType, algorithm: k.algorithm,
-				publicKey: base64.StdEncoding.EncodeToString(k.field)}
+				publicKey: base64.StdEncoding.EncodeToString(k.field())}
 			switch v.GatewayType {
 			case gwTypeIPv4, gwTypeIPv6:
 				d.gwAddr = net.ParseIP(v.Gateway)
