@@ -131,11 +131,12 @@ func BenchmarkBuildIndex(b *testing.B) {
 			dir := genKeyDir(b, n)
 			b.ResetTimer()
 			for range b.N {
-				files, err := readKeyDir(dir, nil)
+				o := &options{precedence: 10, dane: []daneConf{{3, 1, 1}}}
+				files, err := readKeyDirFor(dir, nil, o)
 				if err != nil {
 					b.Fatal(err)
 				}
-				ix := buildIndex(files, &options{precedence: 10, dane: []daneConf{{3, 1, 1}}})
+				ix := buildIndex(files, o)
 				if ix.records["IPSECKEY"] != n {
 					b.Fatalf("%d records, want %d", ix.records["IPSECKEY"], n)
 				}

@@ -161,10 +161,8 @@ func (ix *index) node(name string) *node {
 func (ix *index) addIPSECA(name string, keys []*pubKey, lines []daneConf, add func(string, string)) {
 	var recs []*IPSECA
 	for _, k := range keys {
-		for _, l := range lines {
-			if d := associate(k, l); d != nil {
-				recs = appendIPSECA(recs, d)
-			}
+		for _, d := range k.associations(lines) {
+			recs = appendIPSECA(recs, d)
 		}
 	}
 	if len(recs) == 0 {
@@ -179,6 +177,33 @@ func (ix *index) addIPSECA(name string, keys []*pubKey, lines []daneConf, add fu
 		add(name, string([]byte{r.Usage, r.Selector, r.MatchingType})+string(r.Data))
 	}
 	ix.records["IPSECA"] += len(n.ipseca) - before
+}
+
+// associations returns k's IPSECA rdata for lines: computed at load time (compact), or now.
+func (k *pubKey) associations(lines []daneConf) []*IPSECA {
+	if k.compacted {
+		return k.ipseca
+	}
+	var out []*IPSECA
+	for _, l := range lines {
+		if d := associate(k, l); d != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// compact computes k's IPSECA rdata for o, when any will be published, and lets go of the
+// certificate and SubjectPublicKeyInfo: a key then costs little more than its key field.
+func (k *pubKey) compact(o *options) {
+	need := len(o.ports) > 0
+	for _, ow := range k.owners {
+		need = need || ow.port != 0
+	}
+	if need {
+		k.ipseca = k.associations(o.dane)
+	}
+	k.spki, k.cert, k.sanIPs, k.sanNames, k.compacted = nil, nil, nil, nil, true
 }
 
 // associate computes the IPSECA rdata of k for one dane line; nil when a bare key is asked

@@ -64,6 +64,13 @@ func (e *fileError) Unwrap() error { return e.err }
 // (in prev, by path) keeps its earlier keys. Only a dir that cannot be read at all is an
 // error; a bad file is reported in its keyFile.
 func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
+	return readKeyDirFor(dir, prev, nil)
+}
+
+// readKeyDirFor is readKeyDir for the records o asks for: each key keeps its IPSECA rdata,
+// computed once, and not the certificate and SubjectPublicKeyInfo it came from. With a nil
+// o the keys keep everything.
+func readKeyDirFor(dir string, prev map[string]*keyFile, o *options) ([]*keyFile, error) {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return nil, fmt.Errorf("key directory: %w", err)
@@ -73,7 +80,7 @@ func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("key directory %s: not a directory", dir)
 	}
-	w := &walker{root: root, prev: prev, seen: map[string]bool{root: true}}
+	w := &walker{root: root, prev: prev, opts: o, seen: map[string]bool{root: true}}
 	if err := w.walk(root, ""); err != nil {
 		return nil, err
 	}
@@ -85,6 +92,7 @@ func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
 type walker struct {
 	root  string
 	prev  map[string]*keyFile
+	opts  *options
 	seen  map[string]bool // real directories visited, against symlink loops
 	files []*keyFile
 	jobs  []readJob // files to read and parse, with their place in files
@@ -204,6 +212,9 @@ func (w *walker) read(path, rel string, st fileStat) *keyFile {
 		for i, k := range kf.keys {
 			if k.expired {
 				kf.warnings = append(kf.warnings, fmt.Sprintf("certificate %d is expired or not yet valid; published all the same", i+1))
+			}
+			if w.opts != nil {
+				k.compact(w.opts)
 			}
 		}
 	}

@@ -47,7 +47,7 @@ func (p *IPSecOE) load() {
 	for _, f := range p.files {
 		prev[f.path] = f
 	}
-	files, err := readKeyDir(p.dir, prev)
+	files, err := readKeyDirFor(p.dir, prev, &p.opts)
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%v", err)
