@@ -44,7 +44,7 @@ func LoaderFromCorefile(path, zone, dir string) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	zone = strings.ToLower(dns.Fqdn(zone))
+	want := normalizeZone(zone)
 	var found []*IPSecOE
 	for _, b := range blocks {
 		tokens, ok := b.Tokens[name]
@@ -58,14 +58,14 @@ func LoaderFromCorefile(path, zone, dir string) (*Loader, error) {
 		if err != nil {
 			return nil, err
 		}
-		if zone == "." || plugin.Zones(p.Zones).Matches(zone) != "" {
+		if len(want) == 0 || plugin.Zones(p.Zones).Matches(want[0]) != "" {
 			found = append(found, p)
 		}
 	}
 	switch {
 	case len(found) == 0:
-		return nil, fmt.Errorf("%s: no ipsecoe block serves %s", path, zone)
-	case len(found) > 1 && zone == ".":
+		return nil, fmt.Errorf("%s: no ipsecoe block serves %s", path, strings.Join(want, " "))
+	case len(found) > 1 && len(want) == 0:
 		return nil, fmt.Errorf("%s: %d ipsecoe blocks; name one with a zone", path, len(found))
 	}
 	p := found[len(found)-1]
@@ -132,7 +132,7 @@ func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
 	ix := buildIndex(files, &l.p.opts)
 	zones := plugin.Zones(l.p.Zones)
 	if zone != "" {
-		zones = plugin.Zones{strings.ToLower(dns.Fqdn(zone))}
+		zones = normalizeZone(zone)
 	}
 	names := make([]string, 0, len(ix.names))
 	for n, nd := range ix.names {
@@ -153,6 +153,9 @@ func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
 	}
 	var comments []string
 	for _, g := range ix.gateways {
+		if zones.Matches(addrOwner(g.prefix.Addr()).name) == "" {
+			continue
+		}
 		for _, d := range g.keys {
 			comments = append(comments, fmt.Sprintf("every address in %s: IPSECKEY %s", g.prefix, strings.TrimPrefix(d.String(), ".\t0\tIN\tIPSECKEY\t")))
 		}
@@ -169,4 +172,12 @@ func canonicalLess(a, b string) bool {
 		}
 	}
 	return len(la) < len(lb)
+}
+
+// normalizeZone reads a zone as CoreDNS does: a name, or a CIDR for its reverse zones.
+func normalizeZone(zone string) plugin.Zones {
+	if zone == "" {
+		return nil
+	}
+	return plugin.Zones(plugin.Host(zone).NormalizeExact())
 }

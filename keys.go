@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -101,7 +100,6 @@ type walker struct {
 type readJob struct {
 	at        int
 	path, rel string
-	stat      fileStat
 }
 
 // readAll reads and parses the files the walk found changed, on every CPU.
@@ -114,7 +112,7 @@ func (w *walker) readAll() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < len(w.jobs); i = int(next.Add(1)) - 1 {
 				j := w.jobs[i]
-				w.files[j.at] = w.read(j.path, j.rel, j.stat)
+				w.files[j.at] = w.read(j.path, j.rel)
 			}
 		}()
 	}
@@ -136,7 +134,8 @@ func (w *walker) walk(dir, rel string) error {
 			continue
 		}
 		path, relPath := filepath.Join(dir, name), filepath.Join(rel, name)
-		if e.Type()&os.ModeSymlink != 0 {
+		typ := e.Type()
+		if typ&os.ModeSymlink != 0 {
 			target, err := filepath.EvalSymlinks(path)
 			if err != nil {
 				w.refuse(relPath, refuse(reasonSymlink, "unresolvable symlink: %v", errors.Unwrap(err)))
@@ -146,15 +145,15 @@ func (w *walker) walk(dir, rel string) error {
 				w.refuse(relPath, refuse(reasonSymlink, "symlink leads outside the key directory"))
 				continue
 			}
-			path = target
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			w.refuse(relPath, refuse(reasonRead, "%v", errors.Unwrap(err)))
-			continue
+			fi, err := os.Stat(target)
+			if err != nil {
+				w.refuse(relPath, refuse(reasonRead, "%v", errors.Unwrap(err)))
+				continue
+			}
+			path, typ = target, fi.Mode().Type()
 		}
 		switch {
-		case fi.IsDir():
+		case typ.IsDir():
 			if w.seen[path] {
 				continue
 			}
@@ -162,17 +161,11 @@ func (w *walker) walk(dir, rel string) error {
 			if err := w.walk(path, relPath); err != nil {
 				return err
 			}
-		case !fi.Mode().IsRegular():
+		case !typ.IsRegular():
 			w.refuse(relPath, refuse(reasonRead, "not a regular file"))
-		case fi.Size() > maxFileSize:
-			w.refuse(relPath, refuse(reasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
 		default:
-			st := statOf(path, fi)
-			if p := w.prev[relPath]; p != nil && p.stat == st {
-				w.files = append(w.files, p) // the same file as last time: not read again
-				continue
-			}
-			w.jobs = append(w.jobs, readJob{at: len(w.files), path: path, rel: relPath, stat: st})
+			// Stat and read on the workers: a large directory is mostly files.
+			w.jobs = append(w.jobs, readJob{at: len(w.files), path: path, rel: relPath})
 			w.files = append(w.files, nil)
 		}
 	}
@@ -184,14 +177,21 @@ func within(root, path string) bool {
 	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
 }
 
-// read reads and parses one file. It runs concurrently: it only reads w.prev.
-func (w *walker) read(path, rel string, st fileStat) *keyFile {
-	f, err := os.Open(path)
+// read stats, reads and parses one file; a file whose stat is unchanged since the last
+// read is not read again. It runs concurrently: it only reads w.prev.
+func (w *walker) read(path, rel string) *keyFile {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return w.refused(rel, refuse(reasonRead, "%v", errors.Unwrap(err)))
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	f.Close()
+	if fi.Size() > maxFileSize {
+		return w.refused(rel, refuse(reasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
+	}
+	st := statOf(path, fi)
+	if p := w.prev[rel]; p != nil && p.stat == st {
+		return p // the same file as last time
+	}
+	data, err := readFile(path, fi.Size())
 	if err != nil {
 		return w.refused(rel, refuse(reasonRead, "%v", err))
 	}
@@ -222,6 +222,38 @@ func (w *walker) read(path, rel string, st fileStat) *keyFile {
 		w.keep(kf)
 	}
 	return kf
+}
+
+// readFile reads at most maxFileSize+1 bytes of path, expecting size, with plain system
+// calls: an os.File would also register with the poller and set a finalizer, which costs
+// more than the read itself for a small file.
+func readFile(path string, size int64) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer syscall.Close(fd)
+	buf := make([]byte, 0, min(size, maxFileSize)+1)
+	for len(buf) <= maxFileSize {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grew since the stat
+		}
+		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) == size {
+			return buf, nil // all the stat promised; a later growth is a change for the next poll
+		}
+	}
+	return buf, nil
 }
 
 // refused is a file that could not be read at all.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 
+	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/ipsecoe/ipsecoe"
 
 	"github.com/miekg/dns"
@@ -26,7 +27,10 @@ const usage = `usage:
   ipsecoe anchor Kzone.+013+NNNNN.key
 `
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	clog.Discard() // the plugin's setup warnings are about a server, not this command
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // run is main without the process: it returns the exit status, 2 for a usage error.
 func run(args []string, stdout, stderr io.Writer) int {
@@ -51,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	if len(pos) != 1 {
+	if len(pos) != 1 || *asJSON && args[0] != "check" || args[0] == "anchor" && (*conf != "" || *zone != "") {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
