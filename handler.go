@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -18,7 +19,7 @@ var errNotLoaded = errors.New("key directory not loaded yet")
 func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
 	lname := state.Name() // lower case, for matching; replies keep the query's case
-	zone := plugin.Zones(p.Zones).Matches(lname)
+	zone := matchZone(p.Zones, lname)
 	if zone == "" || state.QClass() != dns.ClassINET {
 		return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
 	}
@@ -31,7 +32,7 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	qname := state.QName()
 	apex := lname == zone
 	n, exists := ix.lookup(lname)
-	through := p.Fall.Through(lname)
+	through := matchZone(p.Fall.Zones, lname) != ""
 
 	m := new(dns.Msg)
 	m.SetReply(r)
@@ -53,10 +54,10 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 	if apex && !through {
 		if qtype == dns.TypeSOA || qtype == dns.TypeANY {
-			m.Answer = append(m.Answer, soa(zone, p.negTTL(), ix.serial))
+			m.Answer = append(m.Answer, soa(p.apexes[zone], p.negTTL(), ix.serial))
 		}
 		if qtype == dns.TypeNS || qtype == dns.TypeANY {
-			m.Answer = append(m.Answer, ns(zone, p.ttl))
+			m.Answer = append(m.Answer, ns(p.apexes[zone], p.ttl))
 		}
 	}
 
@@ -75,7 +76,7 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		}
 		// Exactly one SOA: dnssec signs a denial only in that shape. Where the name holds
 		// keys the plugin signs the denial itself, so its NSEC lists them (see denial.go).
-		m.Ns = []dns.RR{soa(zone, p.negTTL(), ix.serial)}
+		m.Ns = []dns.RR{soa(p.apexes[zone], p.negTTL(), ix.serial)}
 		if signed {
 			if ns := p.signedDenial(state, m.Ns[0], denialTypes(n, qtype, apex, false), server); ns != nil {
 				m.Ns = ns
@@ -112,4 +113,22 @@ func typeLabel(qtype uint16) string {
 		return dns.TypeToString[qtype]
 	}
 	return "other"
+}
+
+// matchZone is plugin.Zones.Matches for a lower-case name, without its allocations (it
+// splits the name into labels once per zone): the longest zone lname is in, or "".
+func matchZone(zones []string, lname string) string {
+	if strings.IndexByte(lname, '\\') >= 0 {
+		return plugin.Zones(zones).Matches(lname) // escaped dots: leave it to miekg/dns
+	}
+	zone := ""
+	for _, z := range zones {
+		if len(z) <= len(zone) || !strings.HasSuffix(lname, z) {
+			continue
+		}
+		if z == "." || len(lname) == len(z) || lname[len(lname)-len(z)-1] == '.' {
+			zone = z
+		}
+	}
+	return zone
 }

@@ -36,7 +36,8 @@ type IPSecOE struct {
 	reload time.Duration
 	ttl    uint32
 	opts   options
-	allow  []netip.Prefix // clients that get IPSECA answers; empty means all
+	allow  []netip.Prefix   // clients that get IPSECA answers; empty means all
+	apexes map[string]*apex // SOA and NS names of each zone
 
 	idx    atomic.Pointer[index]
 	signer atomic.Pointer[dnssec.Dnssec] // the server block's dnssec plugin, if any

@@ -3,6 +3,8 @@ package ipsecoe
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/coredns/coredns/plugin"
 	"testing"
 )
 
@@ -104,6 +106,22 @@ func TestReversePrefix(t *testing.T) {
 		}
 		if !ok || p != netip.MustParsePrefix(tc.prefix) {
 			t.Errorf("Test %d: %s: %v %v, want %s", i, tc.name, p, ok, tc.prefix)
+		}
+	}
+}
+
+func TestMatchZone(t *testing.T) {
+	zones := []string{"example.com.", "sub.example.com.", "2.0.192.in-addr.arpa.", "."}
+	for i, name := range []string{
+		"example.com.", "a.example.com.", "sub.example.com.", "a.sub.example.com.", "xsub.example.com.",
+		"notexample.com.", "com.", ".", "1.2.0.192.in-addr.arpa.", "12.0.192.in-addr.arpa.", `a\.example.com.`, `a\.sub.example.com.`,
+	} {
+		want := plugin.Zones(zones).Matches(name)
+		if got := matchZone(zones, name); got != want {
+			t.Errorf("Test %d: %s: %q, plugin.Zones says %q", i, name, got, want)
+		}
+		if got, want := matchZone(zones[:3], name), plugin.Zones(zones[:3]).Matches(name); got != want {
+			t.Errorf("Test %d: %s without the root: %q, plugin.Zones says %q", i, name, got, want)
 		}
 	}
 }

@@ -61,6 +61,10 @@ func parse(c *caddy.Controller) (*IPSecOE, error) {
 	if p.dir == "" {
 		return nil, c.Err("keys DIR is required")
 	}
+	p.apexes = map[string]*apex{}
+	for _, z := range p.Zones {
+		p.apexes[z] = newApex(z)
+	}
 	if len(p.opts.dane) == 0 {
 		p.opts.dane = []daneConf{{usage: 3, selector: 1, matching: 1}}
 	}

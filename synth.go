@@ -137,12 +137,21 @@ const (
 	soaExpire  = 1209600
 )
 
-// soa returns the synthesized SOA of zone. Its TTL and MINIMUM are the negative TTL.
-func soa(zone string, negTTL, serial uint32) *dns.SOA {
+// apex holds the names of a zone's synthesized SOA and NS, made once at setup.
+type apex struct {
+	zone, ns, mbox string
+}
+
+func newApex(zone string) *apex {
+	return &apex{zone: zone, ns: dnsutil.Join("ns1", zone), mbox: dnsutil.Join("hostmaster", zone)}
+}
+
+// soa returns the synthesized SOA of a zone. Its TTL and MINIMUM are the negative TTL.
+func soa(a *apex, negTTL, serial uint32) *dns.SOA {
 	return &dns.SOA{
-		Hdr:     dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: negTTL},
-		Ns:      nsName(zone),
-		Mbox:    dnsutil.Join("hostmaster", zone),
+		Hdr:     dns.RR_Header{Name: a.zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: negTTL},
+		Ns:      a.ns,
+		Mbox:    a.mbox,
 		Serial:  serial,
 		Refresh: soaRefresh,
 		Retry:   soaRetry,
@@ -151,12 +160,10 @@ func soa(zone string, negTTL, serial uint32) *dns.SOA {
 	}
 }
 
-// ns returns the synthesized NS record of zone.
-func ns(zone string, ttl uint32) *dns.NS {
+// ns returns the synthesized NS record of a zone.
+func ns(a *apex, ttl uint32) *dns.NS {
 	return &dns.NS{
-		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: ttl},
-		Ns:  nsName(zone),
+		Hdr: dns.RR_Header{Name: a.zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: ttl},
+		Ns:  a.ns,
 	}
 }
-
-func nsName(zone string) string { return dnsutil.Join("ns1", zone) }
