@@ -1,6 +1,7 @@
 package ipsecoe
 
 import (
+	"runtime/debug"
 	"time"
 )
 
@@ -90,6 +91,11 @@ func (p *IPSecOE) load() {
 	}
 	p.idx.Store(ix)
 	publish(ix)
+	if len(ix.names) >= 100_000 {
+		// Reading a large directory leaves as much garbage as the index it built: hand it
+		// back now rather than keep it resident until the heap grows to meet it.
+		debug.FreeOSMemory()
+	}
 	reloadCount.WithLabelValues("success").Inc()
 	log.Infof("loaded %s from %s in %.3fs", ix.summary(), p.dir, time.Since(begin).Seconds())
 }
