@@ -132,7 +132,7 @@ func BenchmarkBuildIndex(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				o := &options{precedence: 10, dane: []daneConf{{3, 1, 1}}}
-				files, err := readKeyDirFor(dir, nil, o)
+				files, _, err := readKeyDirFor(dir, nil, o)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -94,7 +94,7 @@ type FileReport struct {
 // Check reads the key directory and reports every file, and every gateway line whose
 // target has no key.
 func (l *Loader) Check() ([]FileReport, []string, error) {
-	files, err := readKeyDirFor(l.p.dir, nil, &l.p.opts)
+	files, _, err := readKeyDirFor(l.p.dir, nil, &l.p.opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,7 +125,7 @@ func (l *Loader) Check() ([]FileReport, []string, error) {
 // of its zones when zone is empty), ordered by name, and one comment per gateway prefix,
 // whose addresses cannot be listed.
 func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
-	files, err := readKeyDirFor(l.p.dir, nil, &l.p.opts)
+	files, _, err := readKeyDirFor(l.p.dir, nil, &l.p.opts)
 	if err != nil {
 		return nil, nil, err
 	}

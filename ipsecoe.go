@@ -46,7 +46,9 @@ type IPSecOE struct {
 
 	// Poller state, touched by load alone.
 	files   []*keyFile // the last read of the key directory
-	lastErr string     // the last whole-directory load error, so it is logged once
+	dirs    *dirState  // its directories then
+	polls   int
+	lastErr string // the last whole-directory load error, so it is logged once
 }
 
 // Name implements the plugin.Handler interface.

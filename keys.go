@@ -63,29 +63,63 @@ func (e *fileError) Unwrap() error { return e.err }
 // (in prev, by path) keeps its earlier keys. Only a dir that cannot be read at all is an
 // error; a bad file is reported in its keyFile.
 func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
-	return readKeyDirFor(dir, prev, nil)
+	files, _, err := readKeyDirFor(dir, prev, nil)
+	return files, err
 }
 
 // readKeyDirFor is readKeyDir for the records o asks for: each key keeps its IPSECA rdata,
 // computed once, and not the certificate and SubjectPublicKeyInfo it came from. With a nil
-// o the keys keep everything.
-func readKeyDirFor(dir string, prev map[string]*keyFile, o *options) ([]*keyFile, error) {
+// o the keys keep everything. It also returns the state of the directories it walked.
+func readKeyDirFor(dir string, prev map[string]*keyFile, o *options) ([]*keyFile, *dirState, error) {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return nil, fmt.Errorf("key directory: %w", err)
+		return nil, nil, fmt.Errorf("key directory: %w", err)
 	}
 	if fi, err := os.Stat(root); err != nil {
-		return nil, fmt.Errorf("key directory: %w", err)
+		return nil, nil, fmt.Errorf("key directory: %w", err)
 	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("key directory %s: not a directory", dir)
+		return nil, nil, fmt.Errorf("key directory %s: not a directory", dir)
 	}
 	w := &walker{root: root, prev: prev, opts: o, seen: map[string]bool{root: true}}
 	if err := w.walk(root, ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w.readAll()
 	sort.Slice(w.files, func(i, j int) bool { return w.files[i].path < w.files[j].path })
-	return w.files, nil
+	ds := &dirState{root: root}
+	for d := range w.seen {
+		if fi, err := os.Stat(d); err == nil {
+			ds.dirs = append(ds.dirs, statOf(d, fi))
+			ds.paths = append(ds.paths, d)
+		}
+	}
+	return w.files, ds, nil
+}
+
+// dirState is what the directories of a key directory looked like after a read: a
+// kubelet or git-sync swap, and any file added, removed or renamed, changes it.
+type dirState struct {
+	root  string
+	paths []string
+	dirs  []fileStat
+}
+
+// unchanged reports whether dir still resolves to the same root and its directories
+// still have the same inode and modification time.
+func (ds *dirState) unchanged(dir string) bool {
+	if ds == nil {
+		return false
+	}
+	if root, err := filepath.EvalSymlinks(dir); err != nil || root != ds.root {
+		return false
+	}
+	for i, d := range ds.paths {
+		fi, err := os.Stat(d)
+		if err != nil || statOf(d, fi) != ds.dirs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 type walker struct {

@@ -3,6 +3,7 @@ package ipsecoe
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,5 +241,40 @@ func TestNotReadyWithoutDirectory(t *testing.T) {
 	rcode, err := p.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), test.Case{Qname: "gw.example.com.", Qtype: dns.TypeIPSECKEY}.Msg())
 	if rcode != dns.RcodeServerFailure || err == nil {
 		t.Errorf("before the first load: rcode %d, err %v; want SERVFAIL", rcode, err)
+	}
+}
+
+// TestQuickPoll checks that a large directory is stat'ed file by file only when one of its
+// directories changed, or every fullScanEvery polls.
+func TestQuickPoll(t *testing.T) {
+	dir := t.TempDir()
+	for i := range quickPollFiles {
+		must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("junk%d.example.com.pem", i)), []byte("x"), 0o644))
+	}
+	file := filepath.Join(dir, "gw.example.com.pem")
+	writeFile(t, file, readVector(t, "keys/rsa2048.pub.pem"))
+	p := newTestPlugin(t, dir, "")
+	alg := func() uint8 {
+		n, _ := p.idx.Load().lookup("gw.example.com.")
+		return n.keys[0].algorithm
+	}
+	// Rewritten in place: no directory changes, so only a full scan sees it.
+	writeFile(t, file, readVector(t, "keys/ed25519.pub.pem"))
+	must(t, os.Chtimes(file, time.Now().Add(time.Minute), time.Now().Add(time.Minute)))
+	p.load()
+	if alg() != algRSA {
+		t.Fatal("a quick poll read the files")
+	}
+	for i := 0; i < fullScanEvery && alg() != algEdDSA; i++ {
+		p.load()
+	}
+	if alg() != algEdDSA {
+		t.Fatalf("not seen after %d polls", fullScanEvery)
+	}
+	// A new file changes the directory: seen at the next poll.
+	writeFile(t, filepath.Join(dir, "new.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	p.load()
+	if _, ok := p.idx.Load().lookup("new.example.com."); !ok {
+		t.Error("a new file was not seen at the next poll")
 	}
 }

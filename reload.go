@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+// Polls of a directory of quickPollFiles files or more check its directories only, and
+// every file once in fullScanEvery polls.
+const (
+	quickPollFiles = 10_000
+	fullScanEvery  = 12
+)
+
 // start loads the key directory once and starts the poller; it is the OnStartup hook.
 func (p *IPSecOE) start() error {
 	p.load()
@@ -44,11 +51,18 @@ func (p *IPSecOE) shutdown() error {
 // Only the poller (and start, before it) calls load.
 func (p *IPSecOE) load() {
 	begin := time.Now()
+	// A large directory is stat'ed file by file only when one of its directories changed
+	// (a kubelet or git-sync swap, a file added, removed or renamed) or every fullScanEvery
+	// polls, for files rewritten in place: a poll must not cost the server its queries.
+	p.polls++
+	if len(p.files) >= quickPollFiles && p.polls%fullScanEvery != 0 && p.lastErr == "" && p.dirs.unchanged(p.dir) {
+		return
+	}
 	prev := map[string]*keyFile{}
 	for _, f := range p.files {
 		prev[f.path] = f
 	}
-	files, err := readKeyDirFor(p.dir, prev, &p.opts)
+	files, dirs, err := readKeyDirFor(p.dir, prev, &p.opts)
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%v", err)
@@ -78,7 +92,7 @@ func (p *IPSecOE) load() {
 			log.Warningf("%s: %s", f.path, w)
 		}
 	}
-	p.files = files
+	p.files, p.dirs = files, dirs
 	if !changed {
 		return
 	}
