@@ -50,7 +50,9 @@ for v in ROUNDS DURATION RELOAD_SIZE RELOAD_SECONDS CLIENTS OUTSTANDING SERVER_C
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 for n in $SIZES; do
-  [[ $n =~ ^[0-9]+$ ]] && ((n >= 100 && n <= 13107200)) || die "BENCH_SIZES: '$n' is not 100 to 13107200"
+  if [[ ! $n =~ ^[0-9]+$ ]] || ((n < 100 || n > 13107200)); then
+    die "BENCH_SIZES: '$n' is not 100 to 13107200"
+  fi
 done
 [[ $CACHE_CAPACITY == auto || $CACHE_CAPACITY =~ ^[0-9]+$ ]] || die "BENCH_CACHE_CAPACITY must be auto or a number"
 ((ROUNDS >= 1 && DURATION >= 1 && RELOAD_SECONDS >= 9)) || die "need BENCH_ROUNDS >= 1, BENCH_SECONDS >= 1, BENCH_RELOAD_SECONDS >= 9"
@@ -234,6 +236,11 @@ OUT=$WORK/results/$STAMP
 LOGS=$OUT/logs
 mkdir -p "$LOGS"
 echo "building into $WORK/bin"
+# The code measured: the commit, and whether the tree outside bench/ differed from it.
+CODE=$(git log -1 --format='%h %s' 2>/dev/null || echo "not a git checkout")
+if [[ -n $(git status --porcelain -- . ':!bench' 2>/dev/null) ]]; then
+  CODE="$CODE, with uncommitted changes: $(git status --porcelain -- . ':!bench' | awk '{ print $2 }' | tr '\n' ' ')"
+fi
 go build -trimpath -o "$WORK/bin/coredns" ./cmd/coredns
 go build -trimpath -o "$WORK/bin/genkeys" ./bench/genkeys
 BIN=$WORK/bin/coredns
@@ -285,8 +292,10 @@ prepare() {
         cache_capacity $cap
     }"
   local file="    file $d/zone.db 10.in-addr.arpa"
-  local template="    template IN IPSECKEY 10.in-addr.arpa {
-        answer \"{{ .Name }} 3600 IN IPSECKEY $(cat "$d/rdata")\"
+  local rdata template
+  rdata=$(cat "$d/rdata")
+  template="    template IN IPSECKEY 10.in-addr.arpa {
+        answer \"{{ .Name }} 3600 IN IPSECKEY $rdata\"
     }"
   local reload=""
   [[ -z $IPSECOE_RELOAD ]] || reload="
@@ -565,6 +574,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "command: $(env | grep '^BENCH_' | sort | sed 's/=\(.*\)/="\1"/' | tr '\n' ' ')bench/run.sh"
   echo "machine: nproc $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "software: $("$BIN" -version | head -n 1), $(go version | cut -d' ' -f3), dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null || echo '?')"
+  echo "code: $CODE"
   echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, servers: whoami $SERVERS"
   echo "load average before: $LOAD_BEFORE"
 } | tee "$OUT/header.txt"
