@@ -21,7 +21,10 @@ import (
 
 // packWriter is a dns.ResponseWriter that packs each reply, as the server would, and
 // throws it away: benchmarks then count the packing too.
-type packWriter struct{ buf []byte }
+type packWriter struct {
+	buf []byte
+	msg *dns.Msg // the last reply
+}
 
 func (w *packWriter) LocalAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53} }
 func (w *packWriter) RemoteAddr() net.Addr {
@@ -29,6 +32,7 @@ func (w *packWriter) RemoteAddr() net.Addr {
 }
 func (w *packWriter) WriteMsg(m *dns.Msg) error {
 	var err error
+	w.msg = m
 	w.buf, err = m.PackBuffer(w.buf[:cap(w.buf)])
 	return err
 }
@@ -86,28 +90,36 @@ func benchPlugin(tb testing.TB, dir string) *IPSecOE {
 func BenchmarkServeDNS(b *testing.B) {
 	p := benchPlugin(b, genKeyDir(b, 1000))
 	cases := []struct {
-		name  string
-		qname string
-		qtype uint16
+		name    string
+		qname   string
+		qtype   uint16
+		rcode   int
+		answers int
 	}{
-		{"host", "7.3.0.10.in-addr.arpa.", dns.TypeIPSECKEY},
-		{"gateway6", "1.0.0.0.0.0.0.0.d.c.b.a.0.0.0.0.1.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", dns.TypeIPSECKEY},
-		{"ipseca", "_500.7.3.0.10.in-addr.arpa.", TypeIPSECA},
-		{"nodata", "7.3.0.10.in-addr.arpa.", dns.TypeTXT},
-		{"nxdomain", "7.3.200.10.in-addr.arpa.", dns.TypeIPSECKEY},
+		{"host", "7.3.0.10.in-addr.arpa.", dns.TypeIPSECKEY, dns.RcodeSuccess, 1},
+		{"gateway6", "1.0.0.0.0.0.0.0.d.c.b.a.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", dns.TypeIPSECKEY, dns.RcodeSuccess, 1},
+		{"ipseca", "_500.7.3.0.10.in-addr.arpa.", TypeIPSECA, dns.RcodeSuccess, 1},
+		{"nodata", "7.3.0.10.in-addr.arpa.", dns.TypeTXT, dns.RcodeSuccess, 0},
+		{"nxdomain", "7.3.200.10.in-addr.arpa.", dns.TypeIPSECKEY, dns.RcodeNameError, 0},
 	}
 	whoamiHandler := whoami.Whoami{}
 	b.Run("whoami", func(b *testing.B) {
 		runServe(b, whoamiHandler, "7.3.0.10.in-addr.arpa.", dns.TypeA)
 	})
 	for _, tc := range cases {
-		b.Run(tc.name, func(b *testing.B) { runServe(b, p, tc.qname, tc.qtype) })
+		b.Run(tc.name, func(b *testing.B) {
+			w := runServe(b, p, tc.qname, tc.qtype)
+			if w.msg.Rcode != tc.rcode || len(w.msg.Answer) != tc.answers {
+				b.Fatalf("%s: rcode %s, %d answers; want %s, %d", tc.qname, dns.RcodeToString[w.msg.Rcode],
+					len(w.msg.Answer), dns.RcodeToString[tc.rcode], tc.answers)
+			}
+		})
 	}
 }
 
 func runServe(b *testing.B, h interface {
 	ServeDNS(context.Context, dns.ResponseWriter, *dns.Msg) (int, error)
-}, qname string, qtype uint16) {
+}, qname string, qtype uint16) *packWriter {
 	m := new(dns.Msg)
 	m.SetQuestion(qname, qtype)
 	m.SetEdns0(4096, true)
@@ -120,6 +132,7 @@ func runServe(b *testing.B, h interface {
 			b.Fatal(err)
 		}
 	}
+	return w
 }
 
 func BenchmarkBuildIndex(b *testing.B) {
@@ -132,11 +145,11 @@ func BenchmarkBuildIndex(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				o := &options{precedence: 10, dane: []daneConf{{3, 1, 1}}}
-				files, _, err := readKeyDirFor(dir, nil, o)
+				files, _, err := readKeyDirFor(dir, nil, o, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				ix := buildIndex(files, o)
+				ix := buildIndex(files, o, nil)
 				if ix.records["IPSECKEY"] != n {
 					b.Fatalf("%d records, want %d", ix.records["IPSECKEY"], n)
 				}

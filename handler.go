@@ -18,7 +18,7 @@ var errNotLoaded = errors.New("key directory not loaded yet")
 // ServeDNS implements the plugin.Handler interface.
 func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
-	lname := state.Name() // lower case, for matching; replies keep the query's case
+	qname, lname := questionName(state) // replies keep the query's case; lname is for matching
 	zone := matchZone(p.Zones, lname)
 	if zone == "" || state.QClass() != dns.ClassINET {
 		return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
@@ -29,7 +29,6 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 	server := metrics.WithServer(ctx)
 	qtype := state.QType()
-	qname := state.QName()
 	apex := lname == zone
 	n, exists := ix.lookup(lname)
 	through := matchZone(p.Fall.Zones, lname) != ""
@@ -86,6 +85,34 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	w.WriteMsg(m)
 	responseCount.WithLabelValues(server, typeLabel(qtype), dns.RcodeToString[m.Rcode]).Inc()
 	return dns.RcodeSuccess, nil
+}
+
+// questionName returns the question's name as asked and in lower case. A name from the
+// wire made of letters, digits, hyphens, underscores and dots is already in presentation
+// form, so it skips request.Request's re-escaping, a cost that grows with the name (a
+// reverse IPv6 name has 34 labels); anything else goes the long way.
+func questionName(state request.Request) (qname, lname string) {
+	if len(state.Req.Question) == 0 {
+		return state.QName(), state.Name()
+	}
+	qname = state.Req.Question[0].Name
+	upper := false
+	for i := 0; i < len(qname); i++ {
+		switch c := qname[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		default:
+			return state.QName(), state.Name()
+		}
+	}
+	if qname == "" || qname[len(qname)-1] != '.' {
+		return state.QName(), state.Name()
+	}
+	if upper {
+		return qname, strings.ToLower(qname)
+	}
+	return qname, qname
 }
 
 // allowed reports whether the client may receive IPSECA answers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"github.com/coredns/coredns/request"
 	"os"
 	"path/filepath"
 	"sort"
@@ -390,6 +391,24 @@ func TestFallthroughDenialNotNXDOMAIN(t *testing.T) {
 			if rec.Msg == nil || rec.Msg.Rcode != tc.rcode || len(rec.Msg.Ns) != 1 {
 				t.Errorf("Test %d: %s DO=%v: %v", i, tc.qname, do, rec.Msg)
 			}
+		}
+	}
+}
+
+func TestQuestionName(t *testing.T) {
+	tests := []string{
+		"example.com.", "Example.COM.", "_500.7.3.0.10.in-addr.arpa.", "a-b.example.", ".",
+		`a\.b.example.`, `a\032b.example.`, "a b.example.", `\@.example.`, "xn--bcher-kva.example.",
+		"no-dot", "", "ÄÖ.example.", "a\tb.example.",
+	}
+	for i, name := range tests {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeIPSECKEY)
+		state := request.Request{Req: m}
+		q, l := questionName(state)
+		ref := request.Request{Req: m}
+		if q != ref.QName() || l != ref.Name() {
+			t.Errorf("Test %d: %q gives %q, %q; request.Request gives %q, %q", i, name, q, l, ref.QName(), ref.Name())
 		}
 	}
 }

@@ -56,8 +56,9 @@ type index struct {
 
 var ent = &node{}
 
-// buildIndex turns the read key files into an index. It is pure: no I/O, no logging.
-func buildIndex(files []*keyFile, o *options) *index {
+// buildIndex turns the read key files into an index. It is pure: no I/O, no logging; a
+// non-nil pc paces it.
+func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
 	ix := &index{names: map[string]*node{}, files: files, records: map[string]int{}, algCount: map[string]int{}}
 	var sum uint64
 	add := func(name string, s string) { sum += hash64(name)*31 ^ hash64(s) }
@@ -66,6 +67,7 @@ func buildIndex(files []*keyFile, o *options) *index {
 	ports := map[string][]*pubKey{}  // explicit _PORT owners
 	seenKey := map[string]bool{}
 	for _, f := range files {
+		pc.tick()
 		for _, k := range f.keys {
 			if !seenKey[k.key] {
 				seenKey[k.key] = true
@@ -108,6 +110,7 @@ func buildIndex(files []*keyFile, o *options) *index {
 	}
 
 	for name, keys := range owners {
+		pc.tick()
 		n := ix.node(name)
 		for _, k := range keys {
 			n.keys = appendKey(n.keys, &ipseckeyData{precedence: o.precedence, algorithm: k.algorithm,
@@ -133,6 +136,7 @@ func buildIndex(files []*keyFile, o *options) *index {
 		}
 	}
 	for name, keys := range ports {
+		pc.tick()
 		ix.addIPSECA(name, keys, o.dane, add)
 	}
 	ix.serial = uint32(sum>>32) ^ uint32(sum)

@@ -94,7 +94,7 @@ type FileReport struct {
 // Check reads the key directory and reports every file, and every gateway line whose
 // target has no key.
 func (l *Loader) Check() ([]FileReport, []string, error) {
-	files, _, err := readKeyDirFor(l.p.dir, nil, &l.p.opts)
+	files, _, err := readKeyDirFor(l.p.dir, nil, &l.p.opts, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,7 +115,7 @@ func (l *Loader) Check() ([]FileReport, []string, error) {
 		out = append(out, r)
 	}
 	var gw []string
-	for _, e := range buildIndex(files, &l.p.opts).errors {
+	for _, e := range buildIndex(files, &l.p.opts, nil).errors {
 		gw = append(gw, e.Error())
 	}
 	return out, gw, nil
@@ -125,11 +125,11 @@ func (l *Loader) Check() ([]FileReport, []string, error) {
 // of its zones when zone is empty), ordered by name, and one comment per gateway prefix,
 // whose addresses cannot be listed.
 func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
-	files, _, err := readKeyDirFor(l.p.dir, nil, &l.p.opts)
+	files, _, err := readKeyDirFor(l.p.dir, nil, &l.p.opts, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	ix := buildIndex(files, &l.p.opts)
+	ix := buildIndex(files, &l.p.opts, nil)
 	zones := plugin.Zones(l.p.Zones)
 	if zone != "" {
 		zones = normalizeZone(zone)

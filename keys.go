@@ -63,14 +63,15 @@ func (e *fileError) Unwrap() error { return e.err }
 // (in prev, by path) keeps its earlier keys. Only a dir that cannot be read at all is an
 // error; a bad file is reported in its keyFile.
 func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
-	files, _, err := readKeyDirFor(dir, prev, nil)
+	files, _, err := readKeyDirFor(dir, prev, nil, nil)
 	return files, err
 }
 
 // readKeyDirFor is readKeyDir for the records o asks for: each key keeps its IPSECA rdata,
 // computed once, and not the certificate and SubjectPublicKeyInfo it came from. With a nil
-// o the keys keep everything. It also returns the state of the directories it walked.
-func readKeyDirFor(dir string, prev map[string]*keyFile, o *options) ([]*keyFile, *dirState, error) {
+// o the keys keep everything. It also returns the state of the directories it walked. A
+// non-nil pc paces the reading to a share of one CPU, on one goroutine.
+func readKeyDirFor(dir string, prev map[string]*keyFile, o *options, pc *pacer) ([]*keyFile, *dirState, error) {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("key directory: %w", err)
@@ -80,7 +81,7 @@ func readKeyDirFor(dir string, prev map[string]*keyFile, o *options) ([]*keyFile
 	} else if !fi.IsDir() {
 		return nil, nil, fmt.Errorf("key directory %s: not a directory", dir)
 	}
-	w := &walker{root: root, prev: prev, opts: o, seen: map[string]bool{root: true}}
+	w := &walker{root: root, prev: prev, opts: o, pace: pc, seen: map[string]bool{root: true}}
 	if err := w.walk(root, ""); err != nil {
 		return nil, nil, err
 	}
@@ -126,6 +127,7 @@ type walker struct {
 	root  string
 	prev  map[string]*keyFile
 	opts  *options
+	pace  *pacer
 	seen  map[string]bool // real directories visited, against symlink loops
 	files []*keyFile
 	jobs  []readJob // files to read and parse, with their place in files
@@ -136,8 +138,15 @@ type readJob struct {
 	path, rel string
 }
 
-// readAll reads and parses the files the walk found changed, on every CPU.
+// readAll reads and parses the files the walk found, on every CPU, or paced on one.
 func (w *walker) readAll() {
+	if w.pace != nil {
+		for _, j := range w.jobs {
+			w.files[j.at] = w.read(j.path, j.rel)
+			w.pace.tick()
+		}
+		return
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(w.jobs)) {
@@ -163,6 +172,7 @@ func (w *walker) walk(dir, rel string) error {
 		return nil
 	}
 	for _, e := range entries {
+		w.pace.tick()
 		name := e.Name()
 		if strings.HasPrefix(name, ".") {
 			continue

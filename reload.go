@@ -1,6 +1,7 @@
 package ipsecoe
 
 import (
+	"fmt"
 	"runtime/debug"
 	"time"
 )
@@ -58,11 +59,16 @@ func (p *IPSecOE) load() {
 	if len(p.files) >= quickPollFiles && p.polls%fullScanEvery != 0 && p.lastErr == "" && p.dirs.unchanged(p.dir) {
 		return
 	}
+	// A reload runs beside the server on a share of one CPU; the old index serves meanwhile.
+	var pc *pacer
+	if p.idx.Load() != nil {
+		pc = newPacer(reloadShare)
+	}
 	prev := map[string]*keyFile{}
 	for _, f := range p.files {
 		prev[f.path] = f
 	}
-	files, dirs, err := readKeyDirFor(p.dir, prev, &p.opts)
+	files, dirs, err := readKeyDirFor(p.dir, prev, &p.opts, pc)
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%v", err)
@@ -96,7 +102,7 @@ func (p *IPSecOE) load() {
 	if !changed {
 		return
 	}
-	ix := buildIndex(files, &p.opts)
+	ix := buildIndex(files, &p.opts, pc)
 	for _, e := range ix.errors {
 		if old == nil || !containsErr(old.errors, e) {
 			log.Errorf("%v", e)
@@ -105,13 +111,17 @@ func (p *IPSecOE) load() {
 	}
 	p.idx.Store(ix)
 	publish(ix)
-	if len(ix.names) >= 100_000 {
+	if old == nil && len(ix.names) >= 100_000 {
 		// Reading a large directory leaves as much garbage as the index it built: hand it
 		// back now rather than keep it resident until the heap grows to meet it.
 		debug.FreeOSMemory()
 	}
 	reloadCount.WithLabelValues("success").Inc()
-	log.Infof("loaded %s from %s in %.3fs", ix.summary(), p.dir, time.Since(begin).Seconds())
+	paced := ""
+	if pc != nil {
+		paced = fmt.Sprintf(" (paced: %.3fs resting)", pc.rested().Seconds())
+	}
+	log.Infof("loaded %s from %s%s in %.3fs", ix.summary(), p.dir, paced, time.Since(begin).Seconds())
 }
 
 func errText(err error) string {
