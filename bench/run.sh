@@ -171,8 +171,8 @@ summarize() {
   if (($(wc -l <"$RELOADS") > 1)); then
     printf '\nreload under load (ipsecoe, random set, key directory symlink swapped to %s new keys):\n' "$RELOAD_SIZE"
     awk -F'\t' 'NR > 1 {
-      printf "  n=%s round %s: steady %s qps, during reload min %s / mean %s qps = %s x steady (>= 0.8: %s), reload %ss (detected %ss after the swap), failed %s of %s, RSS %s MiB, peak %s MiB\n",
-        $1, $2, $3, $4, $5, $6, ($6 >= 0.8 ? "met" : "NOT met"), $7, $8, $11, $9, sprintf("%.0f", $13 / 1024), sprintf("%.0f", $14 / 1024)
+      printf "  n=%s round %s: steady %s qps, during reload mean %s qps = %s x steady (>= 0.8: %s), worst second %s qps = %.2f x, reload %ss (detected %ss after the swap), failed %s of %s, RSS %s MiB, peak %s MiB\n",
+        $1, $2, $3, $5, $6, ($6 >= 0.8 ? "met" : "NOT met"), $4, ($3 ? $4 / $3 : 0), $7, $8, $11, $9, sprintf("%.0f", $13 / 1024), sprintf("%.0f", $14 / 1024)
     }' "$RELOADS"
   fi
 }
@@ -433,7 +433,7 @@ parse_dnsperf() {
 RESULTS=$OUT/results.tsv
 RELOADS=$OUT/reload.tsv
 printf 'size\tround\tserver\tset\tqps\tsent\tlost\tfailed\trcodes\tavg_ms\tmax_ms\tsd_ms\tp50_ms\tp99_ms\trss_kib\thwm_kib\tsrv_cpu_pct\tsteal_pct\tready_s\tload_s\tcore_busy_pct\n' >"$RESULTS"
-printf 'size\tround\tsteady_qps\tmin_qps_during\tmean_qps_during\tratio_min\treload_s\tdetect_s\tsent\tlost\tfailed\trcodes\trss_kib\thwm_kib\n' >"$RELOADS"
+printf 'size\tround\tsteady_qps\tmin_qps_during\tmean_qps_during\tratio_mean\treload_s\tdetect_s\tsent\tlost\tfailed\trcodes\trss_kib\thwm_kib\n' >"$RELOADS"
 printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" >"$OUT/settings.env"
 
 # measure N ROUND SERVER SET LOG runs one query set against the running server.
@@ -537,9 +537,10 @@ reload_test() {
   local dur summary line
   dur=$(sed -n 's/.*plugin\/ipsecoe: loaded .* in \([0-9.]*\)s$/\1/p' "$log" | sed -n 2p)
   summary=$(parse_dnsperf "$out")
-  # Each -S line "EPOCH: QPS" covers the second before EPOCH. Steady: the whole seconds
-  # before the swap, the first (start-up) one left out. During: the seconds that overlap
-  # the reload, [seen - duration - 0.1, seen].
+  # Each -S line "EPOCH: QPS" covers the second before EPOCH. Steady: the median of the
+  # whole seconds before the swap (the first, start-up, one left out) and after the reload
+  # (the last, maybe cut short, left out). During: the mean of the seconds that overlap the
+  # reload, [seen - duration - 0.1, seen]; the worst of them is reported too.
   line=$(awk -v swap="$t_swap" -v seen="$t_seen" -v dur="$dur" '
     function median(a, k,   i, j, t) {
       for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -548,12 +549,14 @@ reload_test() {
     /^[0-9]+\.[0-9]+: [0-9.]+$/ {
       ts = $1 + 0; q = $2 + 0; i++
       if (i > 2 && ts <= swap) st[++ns] = q
+      if (ts > seen + 1) { after[++na] = q }
       if (i > 1 && prev < seen && ts > seen - dur - 0.1) { if (nd == 0 || q < mn) mn = q; sum += q; nd++ }
       prev = ts
     }
     END {
+      for (j = 1; j < na; j++) st[++ns] = after[j] # the last second may be cut short
       s = ns ? median(st, ns) : 0
-      printf "%.0f\t%.0f\t%.0f\t%.2f\t%s\t%.2f\n", s, mn, nd ? sum / nd : 0, s ? mn / s : 0, dur, seen - swap - dur
+      printf "%.0f\t%.0f\t%.0f\t%.2f\t%s\t%.2f\n", s, mn, nd ? sum / nd : 0, s && nd ? sum / nd / s : 0, dur, seen - swap - dur
     }' "$out")
   local sent lost failed rcodes
   sent=$(cut -f2 <<<"$summary")
@@ -561,8 +564,8 @@ reload_test() {
   failed=$(cut -f4 <<<"$summary")
   rcodes=$(cut -f5 <<<"$summary")
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$round" "$line" "$sent" "$lost" "$failed" "$rcodes" "$rss" "$hwm" >>"$RELOADS"
-  printf '  reload           random    steady %s qps, min during reload %s qps (%s), reload %ss, failed %s, peak rss %s KiB\n' \
-    "$(cut -f1 <<<"$line")" "$(cut -f2 <<<"$line")" "$(cut -f4 <<<"$line")" "$dur" "$failed" "$hwm"
+  printf '  reload           random    steady %s qps, mean during reload %s qps (%s x), worst second %s qps, reload %ss, failed %s, peak rss %s KiB\n' \
+    "$(cut -f1 <<<"$line")" "$(cut -f3 <<<"$line")" "$(cut -f4 <<<"$line")" "$(cut -f2 <<<"$line")" "$dur" "$failed" "$hwm"
 }
 
 # --- run -----------------------------------------------------------------------------------
