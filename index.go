@@ -59,13 +59,19 @@ var ent = &node{}
 // buildIndex turns the read key files into an index. It is pure: no I/O, no logging; a
 // non-nil pc paces it.
 func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
-	ix := &index{names: map[string]*node{}, files: files, records: map[string]int{}, algCount: map[string]int{}}
+	nkeys := 0
+	for _, f := range files {
+		nkeys += len(f.keys)
+	}
+	// Sized up front: growing maps of a million names costs more than filling them.
+	ix := &index{names: make(map[string]*node, nkeys*(1+len(o.ports))+nkeys/64), files: files,
+		records: map[string]int{}, algCount: map[string]int{}}
 	var sum uint64
 	add := func(name string, s string) { sum += hash64(name)*31 ^ hash64(s) }
 
-	owners := map[string][]*pubKey{} // non-port owners, for IPSECKEY and IPSECA and gateways
-	ports := map[string][]*pubKey{}  // explicit _PORT owners
-	seenKey := map[string]bool{}
+	owners := make(map[string][]*pubKey, nkeys) // non-port owners, for IPSECKEY and IPSECA and gateways
+	ports := map[string][]*pubKey{}             // explicit _PORT owners
+	seenKey := make(map[string]bool, nkeys)
 	for _, f := range files {
 		pc.tick()
 		for _, k := range f.keys {

@@ -210,6 +210,12 @@ func fromCertificate(der []byte) (*pubKey, error) {
 
 // fromSPKI parses a SubjectPublicKeyInfo; Ed448, which crypto/x509 lacks, is read here.
 func fromSPKI(spki []byte) (*pubKey, error) {
+	if field, bits, ok := rsaFromSPKI(spki); ok {
+		if bits < minRSABits {
+			return nil, refuse(reasonWeak, "RSA key of %d bits, under %d", bits, minRSABits)
+		}
+		return &pubKey{algorithm: algRSA, kind: "rsa", key: base64.StdEncoding.EncodeToString(field), spki: bytes.Clone(spki)}, nil
+	}
 	pub, err := x509.ParsePKIXPublicKey(spki)
 	if err == nil {
 		return fromPublic(pub, spki)
