@@ -30,18 +30,15 @@ var blackLieTypes = []uint16{
 // apexTypes are added at a zone apex.
 var apexTypes = []uint16{dns.TypeNS, dns.TypeSOA, dns.TypeMX, dns.TypeDNSKEY}
 
-// holdsRecords reports whether n is a name with records of the plugin's own.
-func (n *node) holdsRecords() bool { return n != nil && (len(n.keys) > 0 || len(n.ipseca) > 0) }
-
 // denialTypes is the NSEC type bitmap of a NODATA for qtype at a name holding n's records.
 // Authoritative, it lists exactly what is there; in fallthrough mode, where another plugin
 // may answer other types, it also claims the black-lie types, as dnssec would.
-func denialTypes(n *node, qtype uint16, apex, through bool) []uint16 {
+func denialTypes(n node, qtype uint16, apex, through bool) []uint16 {
 	types := []uint16{dns.TypeRRSIG, dns.TypeNSEC}
-	if len(n.keys) > 0 {
+	if n.hasKeys() {
 		types = append(types, dns.TypeIPSECKEY)
 	}
-	if len(n.ipseca) > 0 {
+	if n.hasIPSECA() {
 		types = append(types, TypeIPSECA)
 	}
 	if apex {
@@ -112,7 +109,7 @@ type denialWriter struct {
 	dns.ResponseWriter
 	p      *IPSecOE
 	state  request.Request
-	n      *node
+	n      node
 	apex   bool
 	sign   bool
 	server string

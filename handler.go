@@ -37,16 +37,12 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	m.SetReply(r)
 	m.Authoritative = true
 
-	if n != nil && (qtype == dns.TypeIPSECKEY || qtype == dns.TypeANY) {
-		for _, d := range n.keys {
-			m.Answer = append(m.Answer, ipseckey(qname, p.ttl, d))
-		}
+	if qtype == dns.TypeIPSECKEY || qtype == dns.TypeANY {
+		m.Answer = n.appendIPSECKEY(m.Answer, qname, p.ttl)
 	}
-	if n != nil && len(n.ipseca) > 0 && (qtype == TypeIPSECA || qtype == dns.TypeANY) {
+	if n.hasIPSECA() && (qtype == TypeIPSECA || qtype == dns.TypeANY) {
 		if p.allowed(state) {
-			for _, d := range n.ipseca {
-				m.Answer = append(m.Answer, ipseca(qname, p.ttl, d))
-			}
+			m.Answer = n.appendIPSECA(m.Answer, qname, p.ttl)
 		} else {
 			deniedCount.WithLabelValues(server).Inc()
 		}

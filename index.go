@@ -3,7 +3,8 @@ package ipsecoe
 import (
 	"crypto/sha256"
 	"crypto/sha512"
-	"fmt"
+	"encoding/base64"
+	"hash/maphash"
 	"net"
 	"net/netip"
 	"strings"
@@ -30,10 +31,32 @@ type options struct {
 	dane       []daneConf
 }
 
-// node is a name of the index. A node with no records is an empty non-terminal.
-type node struct {
-	keys   []*ipseckeyData
-	ipseca []*IPSECA
+// span is a range of an index's blob or of one of its arrays.
+type span struct{ off, n uint32 }
+
+func (s span) of(b []byte) []byte { return b[s.off : s.off+s.n] }
+
+// keyRec is one key of one file.
+type keyRec struct {
+	field  span  // the IPSECKEY public key field, raw, in blob
+	ipseca span  // the key's IPSECA rdata for the dane lines, in blob (see packIPSECA)
+	owners span  // in owners
+	alg    uint8 // IPSECKEY algorithm
+	kind   uint8 // in kinds: the algorithm label of the keys metric
+}
+
+// ownerRef is a name one key is published at.
+type ownerRef struct {
+	name span // lower-case FQDN, in blob
+	port uint16
+}
+
+// nameRec is one name of the index: an owner, a _PORT name, or an empty non-terminal.
+type nameRec struct {
+	name   span
+	keys   span // key ids in lists whose IPSECKEY is published here
+	ipseca span // key ids in lists whose IPSECA is published here
+	gw     bool // a single address inside a gateway prefix: the prefix's records join its own
 }
 
 // gateway is a compiled gateway line: the records every address in prefix gets.
@@ -42,11 +65,23 @@ type gateway struct {
 	keys   []*ipseckeyData
 }
 
-// index is one immutable, complete key set. It is swapped whole on reload.
+// index is one immutable, complete key set, swapped whole on reload. Everything a query
+// reads is packed into pointer-free arrays and one byte blob, so that the garbage
+// collector has nothing to scan in it however many keys there are.
 type index struct {
-	names    map[string]*node // lower-case owner names and their ancestors
-	gateways []gateway
-	serial   uint32
+	blob     []byte     // names, key fields and IPSECA rdata
+	keys     []keyRec   // every key of every file, file by file
+	owners   []ownerRef // each key's owners, key by key
+	names    []nameRec  // every name
+	lists    []uint32   // the key ids of each name, name by name
+	slots    []uint32   // open-addressing table of names: name id + 1, 0 when empty
+	seed     maphash.Seed
+	fileKeys []span // each file's keys (by its fid), in keys
+	kinds    []string
+
+	precedence uint8
+	gateways   []gateway
+	serial     uint32
 
 	files    []*keyFile     // what each file gave, for the next reload and for logging
 	errors   []error        // gateway errors: lines whose target has no key
@@ -54,41 +89,321 @@ type index struct {
 	algCount map[string]int // distinct keys by algorithm, for metrics
 }
 
-var ent = &node{}
-
-// buildIndex turns the read key files into an index. It is pure: no I/O, no logging; a
-// non-nil pc paces it.
+// buildIndex turns the read key files into an index. It does no I/O and no logging; a
+// non-nil pc paces it. Each file's parsed keys are packed into the index and let go of:
+// the file then refers to its keys there, for the next build.
 func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
-	nkeys := 0
-	for _, f := range files {
-		nkeys += len(f.keys)
-	}
-	// Sized up front: growing maps of a million names costs more than filling them.
-	ix := &index{names: make(map[string]*node, nkeys*(1+len(o.ports))+nkeys/64), files: files,
-		records: map[string]int{}, algCount: map[string]int{}}
-	var sum uint64
-	add := func(name string, s string) { sum += hash64(name)*31 ^ hash64(s) }
-
-	owners := make(map[string][]*pubKey, nkeys) // non-port owners, for IPSECKEY and IPSECA and gateways
-	ports := map[string][]*pubKey{}             // explicit _PORT owners
-	seenKey := make(map[string]bool, nkeys)
-	for _, f := range files {
+	b := newBuilder(files, o)
+	for fid, f := range files {
 		pc.tick()
-		for _, k := range f.keys {
-			if !seenKey[k.key] {
-				seenKey[k.key] = true
-				ix.algCount[k.kind]++
+		b.addFile(fid, f)
+	}
+	b.addNames(pc)
+	b.addLists(pc)
+	b.addGateways(o)
+	b.count()
+	b.ix.freeze()
+	for fid, f := range files {
+		f.keys, f.src, f.fid = nil, b.ix, int32(fid)
+	}
+	return b.ix
+}
+
+// builder holds what buildIndex needs beside the index it fills.
+type builder struct {
+	ix    *index
+	opts  *options
+	kinds map[string]uint8
+	pairs []pair // (name, key) publications, in the order found
+}
+
+// pair publishes key at name: as IPSECKEY, or with ipseca as IPSECA.
+type pair struct {
+	name, key uint32
+	ipseca    bool
+}
+
+func newBuilder(files []*keyFile, o *options) *builder {
+	nkeys, blob := 0, 0
+	for _, f := range files {
+		if f.keys != nil {
+			nkeys += len(f.keys)
+			for _, k := range f.keys {
+				blob += len(k.key) + 64
 			}
+		} else if f.src != nil {
+			sp := f.src.fileKeys[f.fid]
+			nkeys += int(sp.n)
+			for _, k := range f.src.keys[sp.off : sp.off+sp.n] {
+				blob += int(k.field.n+k.ipseca.n) + 64
+			}
+		}
+	}
+	ix := &index{
+		blob:       make([]byte, 0, blob),
+		keys:       make([]keyRec, 0, nkeys),
+		owners:     make([]ownerRef, 0, nkeys),
+		fileKeys:   make([]span, len(files)),
+		seed:       maphash.MakeSeed(),
+		precedence: o.precedence,
+		files:      files,
+		records:    map[string]int{},
+		algCount:   map[string]int{},
+	}
+	// Sized up front: growing a table of a million names costs more than filling it.
+	ix.names = make([]nameRec, 0, nkeys*(1+len(o.ports))+nkeys/64+16)
+	ix.slots = make([]uint32, tableSize(cap(ix.names)))
+	return &builder{ix: ix, opts: o, kinds: map[string]uint8{}, pairs: make([]pair, 0, nkeys*(1+len(o.ports)))}
+}
+
+// tableSize is the smallest power of two that holds n names at most 70 % full.
+func tableSize(n int) int {
+	size := 16
+	for 10*n > 7*size {
+		size <<= 1
+	}
+	return size
+}
+
+func (b *builder) put(data []byte) span {
+	s := span{uint32(len(b.ix.blob)), uint32(len(data))}
+	b.ix.blob = append(b.ix.blob, data...)
+	return s
+}
+
+func (b *builder) putString(data string) span {
+	s := span{uint32(len(b.ix.blob)), uint32(len(data))}
+	b.ix.blob = append(b.ix.blob, data...)
+	return s
+}
+
+func (b *builder) kind(k string) uint8 {
+	if i, ok := b.kinds[k]; ok {
+		return i
+	}
+	i := uint8(len(b.ix.kinds))
+	b.kinds[k] = i
+	b.ix.kinds = append(b.ix.kinds, k)
+	return i
+}
+
+// addFile packs f's keys: parsed now, or copied from the index they were packed into.
+func (b *builder) addFile(fid int, f *keyFile) {
+	ix := b.ix
+	first := uint32(len(ix.keys))
+	switch {
+	case f.keys != nil:
+		for _, k := range f.keys {
+			field, err := base64.StdEncoding.DecodeString(k.key)
+			if err != nil {
+				continue // never: the key field was encoded by the parser
+			}
+			kr := keyRec{field: b.put(field), alg: k.algorithm, kind: b.kind(k.kind)}
+			kr.ipseca = b.put(packIPSECA(nil, k.associations(b.opts.dane)))
+			kr.owners.off = uint32(len(ix.owners))
 			for _, ow := range k.owners {
-				if ow.port != 0 {
-					ports[ow.name] = append(ports[ow.name], k)
-				} else {
-					owners[ow.name] = append(owners[ow.name], k)
+				ix.owners = append(ix.owners, ownerRef{name: b.putString(ow.name), port: ow.port})
+			}
+			kr.owners.n = uint32(len(ix.owners)) - kr.owners.off
+			ix.keys = append(ix.keys, kr)
+		}
+	case f.src != nil:
+		src := f.src
+		sp := src.fileKeys[f.fid]
+		for _, k := range src.keys[sp.off : sp.off+sp.n] {
+			kr := keyRec{field: b.put(k.field.of(src.blob)), alg: k.alg, kind: b.kind(src.kinds[k.kind])}
+			kr.ipseca = b.put(k.ipseca.of(src.blob))
+			kr.owners.off = uint32(len(ix.owners))
+			for _, ow := range src.owners[k.owners.off : k.owners.off+k.owners.n] {
+				ix.owners = append(ix.owners, ownerRef{name: b.put(ow.name.of(src.blob)), port: ow.port})
+			}
+			kr.owners.n = uint32(len(ix.owners)) - kr.owners.off
+			ix.keys = append(ix.keys, kr)
+		}
+	}
+	ix.fileKeys[fid] = span{first, uint32(len(ix.keys)) - first}
+}
+
+// packIPSECA appends recs to buf as usage, selector, matching type, a two-octet length and
+// the data, one after the other.
+func packIPSECA(buf []byte, recs []*IPSECA) []byte {
+	for _, r := range recs {
+		buf = append(buf, r.Usage, r.Selector, r.MatchingType, byte(len(r.Data)>>8), byte(len(r.Data)))
+		buf = append(buf, r.Data...)
+	}
+	return buf
+}
+
+// ipsecaIter walks the records packIPSECA packed.
+type ipsecaIter struct{ b []byte }
+
+// next returns the next record; ok is false at the end.
+func (it *ipsecaIter) next() (usage, selector, matching uint8, data []byte, ok bool) {
+	if len(it.b) < 5 {
+		return 0, 0, 0, nil, false
+	}
+	n := int(it.b[3])<<8 | int(it.b[4])
+	if len(it.b) < 5+n {
+		return 0, 0, 0, nil, false
+	}
+	usage, selector, matching, data = it.b[0], it.b[1], it.b[2], it.b[5:5+n]
+	it.b = it.b[5+n:]
+	return usage, selector, matching, data, true
+}
+
+// addNames enters every owner, _PORT name and empty non-terminal into the table, and
+// notes which key is published where.
+func (b *builder) addNames(pc *pacer) {
+	ix := b.ix
+	for id := range ix.keys {
+		if id%1024 == 0 {
+			pc.tick()
+		}
+		k := &ix.keys[id]
+		for _, ow := range ix.owners[k.owners.off : k.owners.off+k.owners.n] {
+			if ow.port != 0 {
+				if k.ipseca.n > 0 {
+					b.pairs = append(b.pairs, pair{name: b.insert(ow.name), key: uint32(id), ipseca: true})
+				}
+				continue
+			}
+			b.pairs = append(b.pairs, pair{name: b.insert(ow.name), key: uint32(id)})
+			if k.ipseca.n == 0 {
+				continue
+			}
+			name := ow.name.of(ix.blob)
+			for _, port := range b.opts.ports {
+				if pn := portName(port, string(name)); len(pn) <= maxNameLen {
+					b.pairs = append(b.pairs, pair{name: b.insert(b.putString(pn)), key: uint32(id), ipseca: true})
 				}
 			}
 		}
 	}
+}
 
+// insert returns the id of the name at s in the blob, entering it and its ancestors (as
+// empty non-terminals, sharing its bytes) when they are new.
+func (b *builder) insert(s span) uint32 {
+	id, found := b.slot(s)
+	if found {
+		return id
+	}
+	// Ancestors: every suffix after a label, up to one already there.
+	name := s.of(b.ix.blob)
+	for off, end := dns.NextLabel(string(name), 0); !end; off, end = dns.NextLabel(string(name), off) {
+		if _, found := b.slot(span{s.off + uint32(off), s.n - uint32(off)}); found {
+			break
+		}
+	}
+	return id
+}
+
+// slot finds the name at s, or enters it with no records.
+func (b *builder) slot(s span) (uint32, bool) {
+	ix := b.ix
+	if 10*(len(ix.names)+1) > 7*len(ix.slots) {
+		ix.grow()
+	}
+	name := s.of(ix.blob)
+	mask := uint64(len(ix.slots) - 1)
+	for i := maphash.Bytes(ix.seed, name) & mask; ; i = (i + 1) & mask {
+		v := ix.slots[i]
+		if v == 0 {
+			ix.names = append(ix.names, nameRec{name: s})
+			ix.slots[i] = uint32(len(ix.names))
+			return uint32(len(ix.names) - 1), false
+		}
+		if string(ix.names[v-1].name.of(ix.blob)) == string(name) {
+			return v - 1, true
+		}
+	}
+}
+
+// grow doubles the table.
+func (ix *index) grow() {
+	ix.slots = make([]uint32, 2*len(ix.slots))
+	mask := uint64(len(ix.slots) - 1)
+	for id, nr := range ix.names {
+		i := maphash.Bytes(ix.seed, nr.name.of(ix.blob)) & mask
+		for ix.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		ix.slots[i] = uint32(id + 1)
+	}
+}
+
+// addLists groups the publications by name, one list of keys per name and kind, with a
+// key whose record another key at the name already gives left out.
+func (b *builder) addLists(pc *pacer) {
+	ix := b.ix
+	counts := make([]uint32, 2*len(ix.names)+1)
+	for _, p := range b.pairs {
+		counts[2*p.name+idx(p.ipseca)+1]++
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	ix.lists = make([]uint32, len(b.pairs))
+	fill := counts[:len(counts)-1]
+	for _, p := range b.pairs {
+		at := &fill[2*p.name+idx(p.ipseca)]
+		ix.lists[*at] = p.key
+		*at++
+	}
+	// fill[i] now ends list i; counts[i] (shifted by the fill) starts it.
+	out := uint32(0)
+	start := uint32(0)
+	for id := range ix.names {
+		if id%1024 == 0 {
+			pc.tick()
+		}
+		for kind := 0; kind < 2; kind++ {
+			end := fill[2*id+kind]
+			list := ix.lists[start:end]
+			first := out
+			for i, key := range list {
+				if !dupKey(ix, list[:i], key, kind == 1) {
+					ix.lists[out] = key
+					out++
+				}
+			}
+			if kind == 0 {
+				ix.names[id].keys = span{first, out - first}
+			} else {
+				ix.names[id].ipseca = span{first, out - first}
+			}
+			start = end
+		}
+	}
+	ix.lists = ix.lists[:out:out]
+	b.pairs = nil
+}
+
+func idx(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// dupKey reports whether a key in list already gives key's records: the same algorithm and
+// key field, and for IPSECA the same rdata.
+func dupKey(ix *index, list []uint32, key uint32, ipseca bool) bool {
+	k := &ix.keys[key]
+	for _, other := range list {
+		o := &ix.keys[other]
+		if o.alg == k.alg && string(o.field.of(ix.blob)) == string(k.field.of(ix.blob)) &&
+			(!ipseca || string(o.ipseca.of(ix.blob)) == string(k.ipseca.of(ix.blob))) {
+			return true
+		}
+	}
+	return false
+}
+
+// addGateways compiles the gateway lines: a target's own keys, with the line's gateway, for
+// every address of the prefix; and marks the owners inside a prefix.
+func (b *builder) addGateways(o *options) {
+	ix := b.ix
 	for _, g := range o.gateways {
 		target := g.target
 		gwType, gwAddr, gwHost := uint8(gwTypeHost), net.IP(nil), g.target
@@ -99,94 +414,116 @@ func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
 				gwType = gwTypeIPv6
 			}
 		}
-		keys := owners[target]
-		if len(keys) == 0 {
+		id := ix.find(target)
+		if id < 0 || ix.names[id].keys.n == 0 {
 			ix.errors = append(ix.errors, refuse(reasonGateway, "gateway %s %s: no key for %s in the key directory", g.prefix, g.target, target))
 			continue
 		}
 		gw := gateway{prefix: g.prefix}
-		for _, k := range keys {
-			gw.keys = appendKey(gw.keys, &ipseckeyData{precedence: g.precedence, gwType: gwType, algorithm: k.algorithm,
-				gwAddr: gwAddr, gwHost: gwHost, publicKey: k.key})
-		}
-		for _, d := range gw.keys {
-			add(g.prefix.String(), d.rdataKey())
+		for _, key := range ix.list(ix.names[id].keys) {
+			k := &ix.keys[key]
+			gw.keys = appendKey(gw.keys, &ipseckeyData{precedence: g.precedence, gwType: gwType, algorithm: k.alg,
+				gwAddr: gwAddr, gwHost: gwHost, publicKey: base64.StdEncoding.EncodeToString(k.field.of(ix.blob))})
 		}
 		ix.gateways = append(ix.gateways, gw)
 	}
-
-	for name, keys := range owners {
-		pc.tick()
-		n := ix.node(name)
-		for _, k := range keys {
-			n.keys = appendKey(n.keys, &ipseckeyData{precedence: o.precedence, algorithm: k.algorithm,
-				publicKey: k.key})
-		}
-		for _, d := range n.keys {
-			add(name, d.rdataKey())
-		}
-		ix.records["IPSECKEY"] += len(n.keys)
-		if p, ok := reversePrefix(name); ok && p.IsSingleIP() {
-			for _, g := range ix.gateways {
-				if g.prefix.Contains(p.Addr()) {
-					for _, d := range g.keys {
-						n.keys = appendKey(n.keys, d)
-					}
-				}
-			}
-		}
-		for _, port := range o.ports {
-			if pn := portName(port, name); len(pn) <= maxNameLen {
-				ix.addIPSECA(pn, keys, o.dane, add)
-			}
-		}
-	}
-	for name, keys := range ports {
-		pc.tick()
-		ix.addIPSECA(name, keys, o.dane, add)
-	}
-	ix.serial = uint32(sum>>32) ^ uint32(sum)
-	return ix
-}
-
-// node returns the node of name, creating it and marking its ancestors as empty
-// non-terminals where they are not names already.
-func (ix *index) node(name string) *node {
-	n := ix.names[name]
-	if n != nil && n != ent {
-		return n
-	}
-	n = &node{}
-	ix.names[name] = n
-	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
-		anc := name[off:]
-		if _, ok := ix.names[anc]; ok {
-			break
-		}
-		ix.names[anc] = ent
-	}
-	return n
-}
-
-func (ix *index) addIPSECA(name string, keys []*pubKey, lines []daneConf, add func(string, string)) {
-	var recs []*IPSECA
-	for _, k := range keys {
-		for _, d := range k.associations(lines) {
-			recs = appendIPSECA(recs, d)
-		}
-	}
-	if len(recs) == 0 {
+	if len(ix.gateways) == 0 {
 		return
 	}
-	n := ix.node(name)
-	before := len(n.ipseca)
-	for _, r := range recs {
-		n.ipseca = appendIPSECA(n.ipseca, r)
+	for id := range ix.names {
+		nr := &ix.names[id]
+		if nr.keys.n == 0 {
+			continue
+		}
+		if p, ok := reversePrefix(string(nr.name.of(ix.blob))); ok && p.IsSingleIP() {
+			for _, g := range ix.gateways {
+				nr.gw = nr.gw || g.prefix.Contains(p.Addr())
+			}
+		}
 	}
-	for _, r := range n.ipseca[before:] {
-		add(name, string([]byte{r.Usage, r.Selector, r.MatchingType})+string(r.Data))
+}
+
+// count sets the serial and the metrics. The serial is a sum over every record, so it does
+// not depend on the order of files or names.
+func (b *builder) count() {
+	ix := b.ix
+	var sum uint64
+	seen := make(map[uint64]bool, len(ix.keys))
+	for _, k := range ix.keys {
+		h := maphash.Bytes(ix.seed, k.field.of(ix.blob))
+		if !seen[h] {
+			seen[h] = true
+			ix.algCount[ix.kinds[k.kind]]++
+		}
 	}
-	ix.records["IPSECA"] += len(n.ipseca) - before
+	for _, g := range ix.gateways {
+		for _, d := range g.keys {
+			sum += hash64(g.prefix.String())*31 ^ hash64(d.rdataKey())
+		}
+	}
+	var rdata []byte
+	for id := range ix.names {
+		nr := &ix.names[id]
+		hn := hash64b(nr.name.of(ix.blob))
+		for _, key := range ix.list(nr.keys) {
+			k := &ix.keys[key]
+			rdata = append(append(rdata[:0], ix.precedence, gwTypeNone, k.alg), k.field.of(ix.blob)...)
+			sum += hn*31 ^ hash64b(rdata)
+		}
+		ix.records["IPSECKEY"] += int(nr.keys.n)
+		at := ix.ipsecaAt(nr)
+		for u, s, m, data, ok := at.next(); ok; u, s, m, data, ok = at.next() {
+			rdata = append(append(rdata[:0], u, s, m), data...)
+			sum += hn*31 ^ hash64b(rdata)
+			ix.records["IPSECA"]++
+		}
+	}
+	ix.serial = uint32(sum>>32) ^ uint32(sum)
+}
+
+// list returns the key ids of s.
+func (ix *index) list(s span) []uint32 { return ix.lists[s.off : s.off+s.n] }
+
+// ipsecaAt walks the IPSECA records at a name, each once: a record another key at the
+// name already gave is skipped.
+type ipsecaAt struct {
+	ix   *index
+	keys []uint32
+	i    int
+	it   ipsecaIter
+}
+
+func (ix *index) ipsecaAt(nr *nameRec) ipsecaAt {
+	return ipsecaAt{ix: ix, keys: ix.list(nr.ipseca), i: -1}
+}
+
+// next returns the next record; ok is false at the end.
+func (a *ipsecaAt) next() (usage, selector, matching uint8, data []byte, ok bool) {
+	for {
+		if u, s, m, d, ok := a.it.next(); ok {
+			if !a.seen(u, s, m, d) {
+				return u, s, m, d, true
+			}
+			continue
+		}
+		if a.i++; a.i >= len(a.keys) {
+			return 0, 0, 0, nil, false
+		}
+		a.it = ipsecaIter{a.ix.keys[a.keys[a.i]].ipseca.of(a.ix.blob)}
+	}
+}
+
+// seen reports whether a key before the current one gave the same record.
+func (a *ipsecaAt) seen(u, s, m uint8, d []byte) bool {
+	for _, prev := range a.keys[:a.i] {
+		it := ipsecaIter{a.ix.keys[prev].ipseca.of(a.ix.blob)}
+		for pu, ps, pm, pd, ok := it.next(); ok; pu, ps, pm, pd, ok = it.next() {
+			if pu == u && ps == s && pm == m && string(pd) == string(d) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // associations returns k's IPSECA rdata for lines: computed at load time (compact), or now.
@@ -279,63 +616,13 @@ func hash64(s string) uint64 {
 	return h
 }
 
-// lookup finds lower-case name. exists is true for owners, empty non-terminals, addresses
-// inside a gateway prefix and the reverse names above such addresses.
-func (ix *index) lookup(name string) (n *node, exists bool) {
-	n, ok := ix.names[name]
-	if ok && n != ent {
-		return n, true
-	}
-	if len(ix.gateways) == 0 || !isReverseZone(name) {
-		return n, ok
-	}
-	// An address inside a gateway prefix may also be an empty non-terminal (above an
-	// explicit _PORT owner): it still gets the gateway records.
-	if g, gok := ix.gatewayLookup(name); gok {
-		return g, true
-	}
-	return n, ok
-}
 
-// gatewayLookup answers reverse names from the gateway prefixes alone.
-func (ix *index) gatewayLookup(name string) (*node, bool) {
-	p, ok := reversePrefix(name)
-	if !ok {
-		return nil, false
+// hash64b is hash64 of a byte slice.
+func hash64b(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
 	}
-	if !p.IsSingleIP() {
-		for _, g := range ix.gateways {
-			if g.prefix.Overlaps(p) {
-				return ent, true
-			}
-		}
-		return nil, false
-	}
-	var keys []*ipseckeyData
-	matches := 0
-	for _, g := range ix.gateways {
-		if g.prefix.Contains(p.Addr()) {
-			if matches == 0 {
-				keys = g.keys
-			} else {
-				if matches == 1 {
-					keys = append([]*ipseckeyData(nil), keys...)
-				}
-				for _, d := range g.keys {
-					keys = appendKey(keys, d)
-				}
-			}
-			matches++
-		}
-	}
-	if matches == 0 {
-		return nil, false
-	}
-	return &node{keys: keys}, true
-}
-
-// summary is a one-line account of the index for the reload log.
-func (ix *index) summary() string {
-	return fmt.Sprintf("%d IPSECKEY and %d IPSECA records at %d names, %d gateway prefixes, serial %d",
-		ix.records["IPSECKEY"], ix.records["IPSECA"], len(ix.names), len(ix.gateways), ix.serial)
+	return h
 }

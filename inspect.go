@@ -134,22 +134,20 @@ func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
 	if zone != "" {
 		zones = normalizeZone(zone)
 	}
-	names := make([]string, 0, len(ix.names))
-	for n, nd := range ix.names {
-		if nd.holdsRecords() && zones.Matches(n) != "" {
-			names = append(names, n)
+	var names []string
+	for id := range ix.names {
+		if n := ix.name(id); zones.Matches(n) != "" {
+			if nd, _ := ix.lookup(n); nd.holdsRecords() && nd.rec().keys.n+nd.rec().ipseca.n > 0 {
+				names = append(names, n)
+			}
 		}
 	}
 	sort.Slice(names, func(i, j int) bool { return canonicalLess(names[i], names[j]) })
 	var rrs []dns.RR
 	for _, n := range names {
-		nd := ix.names[n]
-		for _, d := range nd.keys {
-			rrs = append(rrs, ipseckey(n, l.p.ttl, d))
-		}
-		for _, d := range nd.ipseca {
-			rrs = append(rrs, ipseca(n, l.p.ttl, d))
-		}
+		nd, _ := ix.lookup(n)
+		rrs = nd.appendIPSECKEY(rrs, n, l.p.ttl)
+		rrs = nd.appendIPSECA(rrs, n, l.p.ttl)
 	}
 	var comments []string
 	for _, g := range ix.gateways {

@@ -26,7 +26,9 @@ type keyFile struct {
 	path string // path relative to the key directory, through visible names only
 	sum  [sha256.Size]byte
 	stat fileStat  // what the file looked like when it was read
-	keys []*pubKey // the keys published for this file (possibly from an earlier, good read)
+	keys []*pubKey // the keys parsed on this read, until an index packs them
+	src  *index    // otherwise: the index that holds the file's keys (possibly from an earlier, good read)
+	fid  int32     // and the file's number there
 	err  error     // why the file was refused on this read, if it was
 	kept bool      // err is set and keys are the last good ones
 
@@ -314,8 +316,16 @@ func (w *walker) refuse(rel string, err error) {
 
 // keep gives a refused file the keys of its last good read, if there was one.
 func (w *walker) keep(kf *keyFile) {
-	kf.keys = nil
-	if p := w.prev[kf.path]; p != nil && len(p.keys) > 0 {
-		kf.keys, kf.kept = p.keys, true
+	kf.keys, kf.src = nil, nil
+	if p := w.prev[kf.path]; p != nil && p.keyCount() > 0 {
+		kf.keys, kf.src, kf.fid, kf.kept = p.keys, p.src, p.fid, true
 	}
+}
+
+// keyCount is the number of keys the file gives.
+func (f *keyFile) keyCount() int {
+	if f.keys != nil || f.src == nil {
+		return len(f.keys)
+	}
+	return int(f.src.fileKeys[f.fid].n)
 }

@@ -118,8 +118,8 @@ func TestReloadKubeletSwap(t *testing.T) {
 	p := newTestPlugin(t, dir, "")
 	first := p.idx.Load()
 	n, _ := first.lookup("gw.example.com.")
-	if len(n.keys) != 1 || n.keys[0].algorithm != algRSA {
-		t.Fatalf("first load: %v", n.keys)
+	if len(n.keys()) != 1 || n.keys()[0].algorithm != algRSA {
+		t.Fatalf("first load: %v", n.keys())
 	}
 	if len(first.files) != 2 {
 		t.Fatalf("read %d files, want 2 (the ..data folders are not read twice)", len(first.files))
@@ -138,10 +138,10 @@ func TestReloadKubeletSwap(t *testing.T) {
 	if second == first {
 		t.Fatal("the swap was not seen")
 	}
-	if n, _ := second.lookup("gw.example.com."); len(n.keys) != 1 || n.keys[0].algorithm != algEdDSA {
-		t.Errorf("after swap gw.example.com has %v", n.keys)
+	if n, _ := second.lookup("gw.example.com."); len(n.keys()) != 1 || n.keys()[0].algorithm != algEdDSA {
+		t.Errorf("after swap gw.example.com has %v", n.keys())
 	}
-	if n, ok := second.lookup("1.2.0.192.in-addr.arpa."); !ok || len(n.keys) != 1 {
+	if n, ok := second.lookup("1.2.0.192.in-addr.arpa."); !ok || len(n.keys()) != 1 {
 		t.Error("a file that stopped parsing lost its last good key")
 	}
 	if second.serial == first.serial {
@@ -173,8 +173,8 @@ func TestReloadDirectorySymlinkSwap(t *testing.T) {
 	must(t, os.Symlink("rev-b", tmp))
 	must(t, os.Rename(tmp, link))
 	p.load()
-	if n, _ := p.idx.Load().lookup("gw.example.com."); len(n.keys) != 1 || n.keys[0].algorithm != algECDSA {
-		t.Errorf("after the directory swap gw.example.com has %v", n.keys)
+	if n, _ := p.idx.Load().lookup("gw.example.com."); len(n.keys()) != 1 || n.keys()[0].algorithm != algECDSA {
+		t.Errorf("after the directory swap gw.example.com has %v", n.keys())
 	}
 }
 
@@ -189,7 +189,7 @@ func TestGatewayWithoutKey(t *testing.T) {
 		t.Errorf("gateway errors: %v", ix.errors)
 	}
 	// The other gateways and keys still serve.
-	if n, ok := ix.lookup("1.1.1.10.in-addr.arpa."); !ok || len(n.keys) != 1 {
+	if n, ok := ix.lookup("1.1.1.10.in-addr.arpa."); !ok || len(n.keys()) != 1 {
 		t.Error("10.1.0.0/16 gateway lost")
 	}
 	if _, ok := ix.lookup("1.1.9.10.in-addr.arpa."); ok {
@@ -217,8 +217,8 @@ func TestReloadInPlace(t *testing.T) {
 	writeFile(t, file, readVector(t, "keys/ed25519.pub.pem"))
 	must(t, os.Chtimes(file, time.Now().Add(time.Minute), time.Now().Add(time.Minute)))
 	p.load()
-	if n, _ := p.idx.Load().lookup("gw.example.com."); len(n.keys) != 1 || n.keys[0].algorithm != algEdDSA {
-		t.Errorf("in-place rewrite not seen: %v", n.keys)
+	if n, _ := p.idx.Load().lookup("gw.example.com."); len(n.keys()) != 1 || n.keys()[0].algorithm != algEdDSA {
+		t.Errorf("in-place rewrite not seen: %v", n.keys())
 	}
 	// A new file appears.
 	writeFile(t, filepath.Join(dir, "new.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
@@ -256,7 +256,7 @@ func TestQuickPoll(t *testing.T) {
 	p := newTestPlugin(t, dir, "")
 	alg := func() uint8 {
 		n, _ := p.idx.Load().lookup("gw.example.com.")
-		return n.keys[0].algorithm
+		return n.keys()[0].algorithm
 	}
 	// Rewritten in place: no directory changes, so only a full scan sees it.
 	writeFile(t, file, readVector(t, "keys/ed25519.pub.pem"))

@@ -130,6 +130,14 @@ func ipseca(owner string, ttl uint32, d *IPSECA) dns.RR {
 	return rr
 }
 
+// ipsecaRR is ipseca for rdata in an index: the record gets its own copy of data.
+func ipsecaRR(owner string, ttl uint32, usage, selector, matching uint8, data []byte) dns.RR {
+	rr := dns.TypeToRR[TypeIPSECA]().(*dns.PrivateRR)
+	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: TypeIPSECA, Class: dns.ClassINET, Ttl: ttl}
+	*rr.Data.(*IPSECA) = IPSECA{usage, selector, matching, append([]byte(nil), data...)}
+	return rr
+}
+
 // SOA timers; the serial comes from the key set, the negative TTL from negTTL.
 const (
 	soaRefresh = 7200

@@ -9,7 +9,7 @@
 #   BENCH_SECONDS=10           seconds of dnsperf per query set
 #   BENCH_SERVERS="file file+dnssec template template+dnssec ipsecoe ipsecoe+dnssec"
 #   BENCH_RELOAD_SIZE=100000   size (one of BENCH_SIZES) that gets the reload-under-load test; 0: none
-#   BENCH_RELOAD_SECONDS=60    length of the reload test's dnsperf run (a paced reload of 100k files takes tens of seconds)
+#   BENCH_RELOAD_SECONDS=90    length of the reload test's dnsperf run (a paced reload of 100k files takes tens of seconds)
 #   BENCH_CLIENTS=4 BENCH_OUTSTANDING=100   dnsperf -c and -q
 #   BENCH_SERVER_CPU=0 BENCH_CLIENT_CPU=1   cores for taskset
 #   BENCH_PORT=15380           port on 127.0.0.1
@@ -29,7 +29,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_SECONDS:-10}
 SERVERS=${BENCH_SERVERS:-file file+dnssec template template+dnssec ipsecoe ipsecoe+dnssec}
 RELOAD_SIZE=${BENCH_RELOAD_SIZE:-100000}
-RELOAD_SECONDS=${BENCH_RELOAD_SECONDS:-60}
+RELOAD_SECONDS=${BENCH_RELOAD_SECONDS:-90}
 CLIENTS=${BENCH_CLIENTS:-4}
 OUTSTANDING=${BENCH_OUTSTANDING:-100}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}

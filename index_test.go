@@ -1,0 +1,103 @@
+package ipsecoe
+
+import (
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// TestIndexRecords checks the packed index against what the key files say: one record per
+// distinct key at a name, however many files give it, IPSECA at _PORT names, and the
+// empty non-terminals above every owner.
+func TestIndexRecords(t *testing.T) {
+	dir := t.TempDir()
+	rsa, ed := readVector(t, "keys/rsa2048.pub.pem"), readVector(t, "keys/ed25519.pub.pem")
+	writeFile(t, filepath.Join(dir, "a/192.0.2.1.pem"), rsa)
+	writeFile(t, filepath.Join(dir, "b/192.0.2.1.pem"), rsa) // the same key again
+	writeFile(t, filepath.Join(dir, "c/192.0.2.1.pem"), ed)  // a second key
+	writeFile(t, filepath.Join(dir, "_500.host.example.com.pem"), ed)
+	writeFile(t, filepath.Join(dir, "host.example.com.pem"), ed)
+	o := &options{precedence: 10, ports: []uint16{53}, dane: []daneConf{{3, 1, 1}, {3, 1, 2}}}
+	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := buildIndex(files, o, nil)
+	tests := []struct {
+		name          string
+		exists        bool
+		keys, ipsecas int
+	}{
+		{"1.2.0.192.in-addr.arpa.", true, 2, 0},
+		{"_53.1.2.0.192.in-addr.arpa.", true, 0, 4}, // two keys, two dane lines
+		{"2.0.192.in-addr.arpa.", true, 0, 0},       // empty non-terminal
+		{"in-addr.arpa.", true, 0, 0},
+		{"host.example.com.", true, 1, 0},
+		{"_500.host.example.com.", true, 0, 2},
+		{"_53.host.example.com.", true, 0, 2},
+		{"example.com.", true, 0, 0},
+		{"2.2.0.192.in-addr.arpa.", false, 0, 0},
+		{"_54.host.example.com.", false, 0, 0},
+	}
+	for _, tc := range tests {
+		n, ok := ix.lookup(tc.name)
+		if ok != tc.exists || len(n.keys()) != tc.keys || len(n.ipsecas()) != tc.ipsecas {
+			t.Errorf("%s: exists %v, %d IPSECKEY, %d IPSECA; want %v, %d, %d", tc.name, ok, len(n.keys()), len(n.ipsecas()), tc.exists, tc.keys, tc.ipsecas)
+		}
+	}
+	if ix.records["IPSECKEY"] != 3 || ix.records["IPSECA"] != 8 {
+		t.Errorf("records %v, want 3 IPSECKEY and 8 IPSECA", ix.records)
+	}
+	if ix.algCount["rsa"] != 1 || ix.algCount["ed25519"] != 1 {
+		t.Errorf("distinct keys %v, want one rsa and one ed25519", ix.algCount)
+	}
+
+	// A second build from the packed keys alone (no file parsed again) gives the same.
+	for _, f := range files {
+		if f.keys != nil || f.src != ix {
+			t.Fatalf("%s: not packed into the index", f.path)
+		}
+	}
+	again := buildIndex(files, o, nil)
+	if again.serial != ix.serial || len(again.names) != len(ix.names) || again.records["IPSECA"] != 8 {
+		t.Errorf("rebuilt from the packed keys: serial %d, %d names, %v; want %d, %d, the same records",
+			again.serial, len(again.names), again.records, ix.serial, len(ix.names))
+	}
+}
+
+// TestIndexAnswersOutliveIt checks that records taken from an index stay whole after the
+// index is gone and its off-heap block unmapped: answers must copy what they take.
+func TestIndexAnswersOutliveIt(t *testing.T) {
+	p := newTestPlugin(t, testKeyDir(t), "")
+	var rrs []dns.RR
+	want := ""
+	func() {
+		ix := p.idx.Load()
+		for _, name := range []string{"1.2.0.192.in-addr.arpa.", "_53.1.2.0.192.in-addr.arpa.", "gw.example.com."} {
+			n, _ := ix.lookup(name)
+			rrs = n.appendIPSECKEY(rrs, name, 300)
+			rrs = n.appendIPSECA(rrs, name, 300)
+		}
+		for _, rr := range rrs {
+			want += rr.String() + "\n"
+		}
+	}()
+	if len(rrs) < 3 {
+		t.Fatalf("%d records, want 3 at least", len(rrs))
+	}
+	p.idx.Store(nil)
+	p.files = nil
+	for range 3 {
+		runtime.GC() // runs the cleanup that unmaps the block
+	}
+	got := ""
+	for _, rr := range rrs {
+		got += rr.String() + "\n"
+	}
+	if got != want || strings.Count(got, "\n") != len(rrs) {
+		t.Errorf("records changed after their index went:\n%s\nwant\n%s", got, want)
+	}
+}
