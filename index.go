@@ -616,7 +616,6 @@ func hash64(s string) uint64 {
 	return h
 }
 
-
 // hash64b is hash64 of a byte slice.
 func hash64b(b []byte) uint64 {
 	h := uint64(14695981039346656037)
