@@ -21,7 +21,7 @@ func (ix *index) freeze() {
 	size = reserve(size, ix.names)
 	size = reserve(size, ix.lists)
 	size = reserve(size, ix.slots)
-	size = reserve(size, ix.fileKeys)
+	size = reserve(size, ix.fileRecs)
 	mem, free := offHeap(size)
 	if mem == nil {
 		return // no block to be had: the arrays stay on the heap
@@ -33,7 +33,7 @@ func (ix *index) freeze() {
 	ix.names = place(mem, &off, ix.names)
 	ix.lists = place(mem, &off, ix.lists)
 	ix.slots = place(mem, &off, ix.slots)
-	ix.fileKeys = place(mem, &off, ix.fileKeys)
+	ix.fileRecs = place(mem, &off, ix.fileRecs)
 	runtime.AddCleanup(ix, func(free func()) { free() }, free)
 }
 

@@ -354,7 +354,7 @@ func TestNoPrivateKeyPublished(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range ix.files {
+	for _, f := range ix.fileList() {
 		if strings.Contains(f.path, "private") && (f.err == nil || f.keyCount() != 0) {
 			t.Errorf("%s: not refused: %v", f.path, f.err)
 		}

@@ -76,22 +76,38 @@ type index struct {
 	lists    []uint32   // the key ids of each name, name by name
 	slots    []uint32   // open-addressing table of names: name id + 1, 0 when empty
 	seed     maphash.Seed
-	fileKeys []span // each file's keys (by its fid), in keys
+	fileRecs []fileRec // every file of the read, by path: for the next read and build
+	notes    map[uint32]*fileNote
 	kinds    []string
 
 	precedence uint8
 	gateways   []gateway
 	serial     uint32
 
-	files    []*keyFile     // what each file gave, for the next reload and for logging
 	errors   []error        // gateway errors: lines whose target has no key
 	records  map[string]int // records by type, for metrics
 	algCount map[string]int // distinct keys by algorithm, for metrics
 }
 
-// buildIndex turns the read key files into an index. It does no I/O and no logging; a
-// non-nil pc paces it. Each file's parsed keys are packed into the index and let go of:
-// the file then refers to its keys there, for the next build.
+// fileRec is what the index remembers of one file: enough to know it again on the next
+// read, and where its keys are.
+type fileRec struct {
+	path span // relative to the key directory, in blob
+	keys span // in keys
+	stat fileStat
+	sum  [16]byte
+	kept bool // refused, with the keys of its last good read
+}
+
+// fileNote is why a file was refused, or what in it was skipped: a few files at most.
+type fileNote struct {
+	err      error
+	warnings []string
+}
+
+// buildIndex turns the read key files, sorted by path, into an index. It does no I/O and
+// no logging; a non-nil pc paces it. Each file's parsed keys are packed into the index and
+// let go of: the file then refers to its keys there, for the next build.
 func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
 	b := newBuilder(files, o)
 	for fid, f := range files {
@@ -102,6 +118,7 @@ func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
 	b.addLists(pc)
 	b.addGateways(o)
 	b.count()
+	b.addFileRecs(files)
 	b.ix.freeze()
 	for fid, f := range files {
 		f.keys, f.src, f.fid = nil, b.ix, int32(fid)
@@ -132,7 +149,7 @@ func newBuilder(files []*keyFile, o *options) *builder {
 				blob += len(k.key) + 64
 			}
 		} else if f.src != nil {
-			sp := f.src.fileKeys[f.fid]
+			sp := f.src.fileRecs[f.fid].keys
 			nkeys += int(sp.n)
 			for _, k := range f.src.keys[sp.off : sp.off+sp.n] {
 				blob += int(k.field.n+k.ipseca.n) + 64
@@ -143,10 +160,9 @@ func newBuilder(files []*keyFile, o *options) *builder {
 		blob:       make([]byte, 0, blob),
 		keys:       make([]keyRec, 0, nkeys),
 		owners:     make([]ownerRef, 0, nkeys),
-		fileKeys:   make([]span, len(files)),
+		fileRecs:   make([]fileRec, len(files)),
 		seed:       maphash.MakeSeed(),
 		precedence: o.precedence,
-		files:      files,
 		records:    map[string]int{},
 		algCount:   map[string]int{},
 	}
@@ -209,7 +225,7 @@ func (b *builder) addFile(fid int, f *keyFile) {
 		}
 	case f.src != nil:
 		src := f.src
-		sp := src.fileKeys[f.fid]
+		sp := src.fileRecs[f.fid].keys
 		for _, k := range src.keys[sp.off : sp.off+sp.n] {
 			kr := keyRec{field: b.put(k.field.of(src.blob)), alg: k.alg, kind: b.kind(src.kinds[k.kind])}
 			kr.ipseca = b.put(k.ipseca.of(src.blob))
@@ -221,7 +237,22 @@ func (b *builder) addFile(fid int, f *keyFile) {
 			ix.keys = append(ix.keys, kr)
 		}
 	}
-	ix.fileKeys[fid] = span{first, uint32(len(ix.keys)) - first}
+	ix.fileRecs[fid].keys = span{first, uint32(len(ix.keys)) - first}
+}
+
+// addFileRecs remembers each file: its path, stat and content hash, and its refusal.
+func (b *builder) addFileRecs(files []*keyFile) {
+	ix := b.ix
+	for fid, f := range files {
+		fr := &ix.fileRecs[fid]
+		fr.path, fr.stat, fr.sum, fr.kept = b.putString(f.path), f.stat, f.sum, f.kept
+		if f.err != nil || len(f.warnings) > 0 {
+			if ix.notes == nil {
+				ix.notes = map[uint32]*fileNote{}
+			}
+			ix.notes[uint32(fid)] = &fileNote{err: f.err, warnings: f.warnings}
+		}
+	}
 }
 
 // packIPSECA appends recs to buf as usage, selector, matching type, a two-octet length and

@@ -45,8 +45,7 @@ type IPSecOE struct {
 	done   chan struct{}
 
 	// Poller state, touched by load alone.
-	files   []*keyFile // the last read of the key directory
-	dirs    *dirState  // its directories then
+	dirs    *dirState // its directories then
 	polls   int
 	lastErr string // the last whole-directory load error, so it is logged once
 }

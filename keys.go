@@ -23,8 +23,9 @@ var timeNow = time.Now
 
 // keyFile is what one file of the key directory gave.
 type keyFile struct {
-	path string // path relative to the key directory, through visible names only
-	sum  [sha256.Size]byte
+	path string    // path relative to the key directory, through visible names only
+	sum  [16]byte  // the first half of the content's SHA-256
+	same bool      // the file looked as it did on the last read, and was not read again
 	stat fileStat  // what the file looked like when it was read
 	keys []*pubKey // the keys parsed on this read, until an index packs them
 	src  *index    // otherwise: the index that holds the file's keys (possibly from an earlier, good read)
@@ -62,9 +63,9 @@ func (e *fileError) Error() string { return e.path + ": " + e.err.Error() }
 func (e *fileError) Unwrap() error { return e.err }
 
 // readKeyDir reads every key file under dir. A file that fails to parse but parsed before
-// (in prev, by path) keeps its earlier keys. Only a dir that cannot be read at all is an
-// error; a bad file is reported in its keyFile.
-func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
+// (in prev, the index of the last read, by path) keeps its earlier keys. Only a dir that
+// cannot be read at all is an error; a bad file is reported in its keyFile.
+func readKeyDir(dir string, prev *index) ([]*keyFile, error) {
 	files, _, err := readKeyDirFor(dir, prev, nil, nil)
 	return files, err
 }
@@ -73,7 +74,7 @@ func readKeyDir(dir string, prev map[string]*keyFile) ([]*keyFile, error) {
 // computed once, and not the certificate and SubjectPublicKeyInfo it came from. With a nil
 // o the keys keep everything. It also returns the state of the directories it walked. A
 // non-nil pc paces the reading to a share of one CPU, on one goroutine.
-func readKeyDirFor(dir string, prev map[string]*keyFile, o *options, pc *pacer) ([]*keyFile, *dirState, error) {
+func readKeyDirFor(dir string, prev *index, o *options, pc *pacer) ([]*keyFile, *dirState, error) {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("key directory: %w", err)
@@ -127,7 +128,7 @@ func (ds *dirState) unchanged(dir string) bool {
 
 type walker struct {
 	root  string
-	prev  map[string]*keyFile
+	prev  *index // the index of the last read, nil for none
 	opts  *options
 	pace  *pacer
 	seen  map[string]bool // real directories visited, against symlink loops
@@ -224,7 +225,7 @@ func within(root, path string) bool {
 }
 
 // read stats, reads and parses one file; a file whose stat is unchanged since the last
-// read is not read again. It runs concurrently: it only reads w.prev.
+// read is not read again. It runs concurrently: it only reads w.prev, which is immutable.
 func (w *walker) read(path, rel string) *keyFile {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -234,7 +235,9 @@ func (w *walker) read(path, rel string) *keyFile {
 		return w.refused(rel, refuse(reasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
 	}
 	st := statOf(path, fi)
-	if p := w.prev[rel]; p != nil && p.stat == st {
+	p := w.prev.prevFile(rel)
+	if p != nil && p.stat == st {
+		p.same = true
 		return p // the same file as last time
 	}
 	data, err := readFile(path, fi.Size())
@@ -244,8 +247,10 @@ func (w *walker) read(path, rel string) *keyFile {
 	if len(data) > maxFileSize {
 		return w.refused(rel, refuse(reasonSize, "over the %d byte limit", maxFileSize))
 	}
-	sum := sha256.Sum256(data)
-	if p := w.prev[rel]; p != nil && p.sum == sum {
+	var sum [16]byte
+	full := sha256.Sum256(data)
+	copy(sum[:], full[:])
+	if p != nil && p.sum == sum {
 		// Same content under a new name or inode (a kubelet swap): reuse the parse.
 		kf := *p
 		kf.stat = st
@@ -317,7 +322,7 @@ func (w *walker) refuse(rel string, err error) {
 // keep gives a refused file the keys of its last good read, if there was one.
 func (w *walker) keep(kf *keyFile) {
 	kf.keys, kf.src = nil, nil
-	if p := w.prev[kf.path]; p != nil && p.keyCount() > 0 {
+	if p := w.prev.prevFile(kf.path); p != nil && p.keyCount() > 0 {
 		kf.keys, kf.src, kf.fid, kf.kept = p.keys, p.src, p.fid, true
 	}
 }
@@ -327,5 +332,5 @@ func (f *keyFile) keyCount() int {
 	if f.keys != nil || f.src == nil {
 		return len(f.keys)
 	}
-	return int(f.src.fileKeys[f.fid].n)
+	return int(f.src.fileRecs[f.fid].keys.n)
 }

@@ -121,8 +121,8 @@ func TestReloadKubeletSwap(t *testing.T) {
 	if len(n.keys()) != 1 || n.keys()[0].algorithm != algRSA {
 		t.Fatalf("first load: %v", n.keys())
 	}
-	if len(first.files) != 2 {
-		t.Fatalf("read %d files, want 2 (the ..data folders are not read twice)", len(first.files))
+	if len(first.fileList()) != 2 {
+		t.Fatalf("read %d files, want 2 (the ..data folders are not read twice)", len(first.fileList()))
 	}
 
 	// Nothing changed: the index stays the same object.
@@ -147,7 +147,7 @@ func TestReloadKubeletSwap(t *testing.T) {
 	if second.serial == first.serial {
 		t.Error("the serial did not change with the key set")
 	}
-	f := byPath(second.files)["192.0.2.1.pem"]
+	f := byPath(second.fileList())["192.0.2.1.pem"]
 	if f == nil || f.err == nil || !f.kept {
 		t.Errorf("broken file not marked as kept: %+v", f)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash/maphash"
+	"sort"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -178,6 +179,46 @@ func (ix *index) gatewayLookup(name string) ([]*ipseckeyData, bool) {
 		}
 	}
 	return keys, matches > 0
+}
+
+// prevFile returns what the index remembers of the file at rel, as a keyFile whose keys
+// are in the index; nil when it has no such file (or there is no index).
+func (ix *index) prevFile(rel string) *keyFile {
+	if ix == nil {
+		return nil
+	}
+	i := sort.Search(len(ix.fileRecs), func(i int) bool { return string(ix.fileRecs[i].path.of(ix.blob)) >= rel })
+	if i == len(ix.fileRecs) || string(ix.fileRecs[i].path.of(ix.blob)) != rel {
+		return nil
+	}
+	return ix.fileAt(i)
+}
+
+// fileAt returns file fid of the index as a keyFile.
+func (ix *index) fileAt(fid int) *keyFile {
+	fr := &ix.fileRecs[fid]
+	f := &keyFile{path: string(fr.path.of(ix.blob)), sum: fr.sum, stat: fr.stat, src: ix, fid: int32(fid), kept: fr.kept}
+	if n := ix.notes[uint32(fid)]; n != nil {
+		f.err, f.warnings = n.err, n.warnings
+	}
+	return f
+}
+
+// fileCount is the number of files of the read the index was built from; 0 for no index.
+func (ix *index) fileCount() int {
+	if ix == nil {
+		return 0
+	}
+	return len(ix.fileRecs)
+}
+
+// fileList returns every file of the index, by path.
+func (ix *index) fileList() []*keyFile {
+	out := make([]*keyFile, ix.fileCount())
+	for i := range out {
+		out[i] = ix.fileAt(i)
+	}
+	return out
 }
 
 // summary is a one-line account of the index for the reload log.

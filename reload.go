@@ -56,19 +56,16 @@ func (p *IPSecOE) load() {
 	// (a kubelet or git-sync swap, a file added, removed or renamed) or every fullScanEvery
 	// polls, for files rewritten in place: a poll must not cost the server its queries.
 	p.polls++
-	if len(p.files) >= quickPollFiles && p.polls%fullScanEvery != 0 && p.lastErr == "" && p.dirs.unchanged(p.dir) {
+	old := p.idx.Load()
+	if old.fileCount() >= quickPollFiles && p.polls%fullScanEvery != 0 && p.lastErr == "" && p.dirs.unchanged(p.dir) {
 		return
 	}
 	// A reload runs beside the server on a share of one CPU; the old index serves meanwhile.
 	var pc *pacer
-	if p.idx.Load() != nil {
+	if old != nil {
 		pc = newPacer(reloadShare)
 	}
-	prev := map[string]*keyFile{}
-	for _, f := range p.files {
-		prev[f.path] = f
-	}
-	files, dirs, err := readKeyDirFor(p.dir, prev, &p.opts, pc)
+	files, dirs, err := readKeyDirFor(p.dir, old, &p.opts, pc)
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%v", err)
@@ -77,13 +74,17 @@ func (p *IPSecOE) load() {
 		}
 		return
 	}
-	old := p.idx.Load()
-	changed := old == nil || len(files) != len(prev) || p.lastErr != ""
+	changed := old == nil || len(files) != old.fileCount() || p.lastErr != ""
+	restat := false // some file has a new stat: the index must learn it, for the next poll
 	p.lastErr = ""
 	for _, f := range files {
-		pf := prev[f.path]
-		if pf == f || pf != nil && pf.sum == f.sum && errText(pf.err) == errText(f.err) {
-			continue // the same file, or the same content under a new inode
+		if f.same {
+			continue // not read again
+		}
+		restat = true
+		pf := old.prevFile(f.path)
+		if pf != nil && pf.sum == f.sum && errText(pf.err) == errText(f.err) {
+			continue // the same content under a new inode
 		}
 		changed = true
 		if f.err != nil && (pf == nil || errText(pf.err) != errText(f.err)) {
@@ -98,8 +99,11 @@ func (p *IPSecOE) load() {
 			log.Warningf("%s: %s", f.path, w)
 		}
 	}
-	p.files, p.dirs = files, dirs
+	p.dirs = dirs
 	if !changed {
+		if restat {
+			p.idx.Store(buildIndex(files, &p.opts, pc)) // the same records, the new stats
+		}
 		return
 	}
 	ix := buildIndex(files, &p.opts, pc)
