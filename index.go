@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/binary"
 	"hash/maphash"
 	"net"
 	"net/netip"
@@ -121,7 +122,7 @@ func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
 	b.addFileRecs(files)
 	b.ix.freeze()
 	for fid, f := range files {
-		f.keys, f.src, f.fid = nil, b.ix, int32(fid)
+		f.keys, f.packed, f.src, f.fid = nil, nil, b.ix, int32(fid)
 	}
 	return b.ix
 }
@@ -143,7 +144,10 @@ type pair struct {
 func newBuilder(files []*keyFile, o *options) *builder {
 	nkeys, blob := 0, 0
 	for _, f := range files {
-		if f.keys != nil {
+		if f.packed != nil {
+			nkeys += int(f.nkeys)
+			blob += len(f.packed) + 64*int(f.nkeys)
+		} else if f.keys != nil {
 			nkeys += len(f.keys)
 			for _, k := range f.keys {
 				blob += len(k.key) + 64
@@ -208,17 +212,23 @@ func (b *builder) addFile(fid int, f *keyFile) {
 	ix := b.ix
 	first := uint32(len(ix.keys))
 	switch {
-	case f.keys != nil:
-		for _, k := range f.keys {
-			field, err := base64.StdEncoding.DecodeString(k.key)
-			if err != nil {
-				continue // never: the key field was encoded by the parser
+	case f.keys != nil && f.packed == nil:
+		f.packed = packKeys(f.keys, b.opts)
+		fallthrough
+	case f.packed != nil:
+		p := f.packed
+		for len(p) > 0 {
+			var k packedKey
+			if k, p = nextPacked(p); k.field == nil {
+				break // never: packKeys wrote it
 			}
-			kr := keyRec{field: b.put(field), alg: k.algorithm, kind: b.kind(k.kind)}
-			kr.ipseca = b.put(packIPSECA(nil, k.associations(b.opts.dane)))
+			kr := keyRec{field: b.put(k.field), alg: k.alg, kind: b.kind(k.kind)}
+			kr.ipseca = b.put(k.ipseca)
 			kr.owners.off = uint32(len(ix.owners))
-			for _, ow := range k.owners {
-				ix.owners = append(ix.owners, ownerRef{name: b.putString(ow.name), port: ow.port})
+			for o := k.owners; len(o) >= 3; {
+				port, n := binary.BigEndian.Uint16(o), int(o[2])
+				ix.owners = append(ix.owners, ownerRef{name: b.put(o[3 : 3+n]), port: port})
+				o = o[3+n:]
 			}
 			kr.owners.n = uint32(len(ix.owners)) - kr.owners.off
 			ix.keys = append(ix.keys, kr)
@@ -238,6 +248,65 @@ func (b *builder) addFile(fid int, f *keyFile) {
 		}
 	}
 	ix.fileRecs[fid].keys = span{first, uint32(len(ix.keys)) - first}
+}
+
+// packKeys packs keys and the records o asks of them, one after the other: algorithm,
+// kind (length, text), key field (two-octet length), IPSECA rdata as packIPSECA packs it
+// (four-octet length), owners (two-octet length; each a two-octet port and the name with
+// a length octet).
+func packKeys(keys []*pubKey, o *options) []byte {
+	var b []byte
+	for _, k := range keys {
+		field, err := base64.StdEncoding.DecodeString(k.key)
+		if err != nil {
+			continue // never: the parser encoded it
+		}
+		ip := packIPSECA(nil, k.associations(o.dane))
+		var owners []byte
+		for _, ow := range k.owners {
+			owners = binary.BigEndian.AppendUint16(owners, ow.port)
+			owners = append(append(owners, byte(len(ow.name))), ow.name...)
+		}
+		b = append(append(append(b, k.algorithm), byte(len(k.kind))), k.kind...)
+		b = append(binary.BigEndian.AppendUint16(b, uint16(len(field))), field...)
+		b = append(binary.BigEndian.AppendUint32(b, uint32(len(ip))), ip...)
+		b = append(binary.BigEndian.AppendUint16(b, uint16(len(owners))), owners...)
+	}
+	return b
+}
+
+// packedKey is one key of packKeys' output.
+type packedKey struct {
+	alg                   uint8
+	kind                  string
+	field, ipseca, owners []byte
+}
+
+// nextPacked reads the first key of p; its field is nil when p is malformed.
+func nextPacked(p []byte) (packedKey, []byte) {
+	var k packedKey
+	if len(p) < 2 || len(p) < 2+int(p[1]) {
+		return k, nil
+	}
+	k.alg, k.kind, p = p[0], string(p[2:2+int(p[1])]), p[2+int(p[1]):]
+	if len(p) < 2 || len(p) < 2+int(binary.BigEndian.Uint16(p)) {
+		return packedKey{}, nil
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	field := p[2 : 2+n]
+	p = p[2+n:]
+	if len(p) < 4 || uint64(len(p)) < 4+uint64(binary.BigEndian.Uint32(p)) {
+		return packedKey{}, nil
+	}
+	n = int(binary.BigEndian.Uint32(p))
+	k.ipseca, p = p[4:4+n], p[4+n:]
+	if len(p) < 2 || len(p) < 2+int(binary.BigEndian.Uint16(p)) {
+		return packedKey{}, nil
+	}
+	n = int(binary.BigEndian.Uint16(p))
+	k.owners, p = p[2:2+n], p[2+n:]
+	k.field = field
+	return k, p
 }
 
 // addFileRecs remembers each file: its path, stat and content hash, and its refusal.

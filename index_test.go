@@ -100,3 +100,19 @@ func TestIndexAnswersOutliveIt(t *testing.T) {
 		t.Errorf("records changed after their index went:\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestOffHeapAligned checks that a large block starts on a huge page boundary and that
+// small ones work too.
+func TestOffHeapAligned(t *testing.T) {
+	for _, size := range []int{1, 4096, hugePage - 1, hugePage + 12345, 3 * hugePage} {
+		mem, free := offHeap(size)
+		if mem == nil {
+			t.Fatalf("%d bytes: no block", size)
+		}
+		if len(mem) != size || size >= hugePage && addrOf(mem)%hugePage != 0 {
+			t.Errorf("%d bytes: got %d at %#x", size, len(mem), addrOf(mem))
+		}
+		mem[0], mem[size-1] = 1, 2
+		free()
+	}
+}

@@ -98,24 +98,26 @@ func (l *Loader) Check() ([]FileReport, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	ix := buildIndex(files, &l.p.opts, nil)
 	var out []FileReport
-	for _, f := range files {
+	for fid, f := range files {
 		r := FileReport{Path: f.path, Warnings: f.warnings}
 		if f.err != nil {
 			r.Reason, r.Error = reasonOf(f.err), f.err.Error()
 		}
-		for _, k := range f.keys {
-			r.Keys = append(r.Keys, k.kind)
-			for _, o := range k.owners {
-				if !slices.Contains(r.Owners, o.name) {
-					r.Owners = append(r.Owners, o.name)
+		sp := ix.fileRecs[fid].keys
+		for _, k := range ix.keys[sp.off : sp.off+sp.n] {
+			r.Keys = append(r.Keys, ix.kinds[k.kind])
+			for _, o := range ix.owners[k.owners.off : k.owners.off+k.owners.n] {
+				if name := string(o.name.of(ix.blob)); !slices.Contains(r.Owners, name) {
+					r.Owners = append(r.Owners, name)
 				}
 			}
 		}
 		out = append(out, r)
 	}
 	var gw []string
-	for _, e := range buildIndex(files, &l.p.opts, nil).errors {
+	for _, e := range ix.errors {
 		gw = append(gw, e.Error())
 	}
 	return out, gw, nil

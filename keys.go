@@ -27,11 +27,15 @@ type keyFile struct {
 	sum  [16]byte  // the first half of the content's SHA-256
 	same bool      // the file looked as it did on the last read, and was not read again
 	stat fileStat  // what the file looked like when it was read
-	keys []*pubKey // the keys parsed on this read, until an index packs them
-	src  *index    // otherwise: the index that holds the file's keys (possibly from an earlier, good read)
-	fid  int32     // and the file's number there
-	err  error     // why the file was refused on this read, if it was
-	kept bool      // err is set and keys are the last good ones
+	keys []*pubKey // the keys parsed on this read (reads for no options only)
+	// or packed (see packKeys) as soon as parsed, until an index takes them: a reload of
+	// many files holds bytes rather than parsed objects for the collector to trace
+	packed []byte
+	nkeys  int32
+	src    *index // otherwise: the index that holds the file's keys (possibly from an earlier, good read)
+	fid    int32  // and the file's number there
+	err    error  // why the file was refused on this read, if it was
+	kept   bool   // err is set and keys are the last good ones
 
 	warnings []string // published, but something in it was skipped or is out of date
 }
@@ -264,9 +268,9 @@ func (w *walker) read(path, rel string) *keyFile {
 			if k.expired {
 				kf.warnings = append(kf.warnings, fmt.Sprintf("certificate %d is expired or not yet valid; published all the same", i+1))
 			}
-			if w.opts != nil {
-				k.compact(w.opts)
-			}
+		}
+		if w.opts != nil && kf.err == nil {
+			kf.packed, kf.nkeys, kf.keys = packKeys(kf.keys, w.opts), int32(len(kf.keys)), nil
 		}
 	}
 	if kf.err != nil {
@@ -321,7 +325,7 @@ func (w *walker) refuse(rel string, err error) {
 
 // keep gives a refused file the keys of its last good read, if there was one.
 func (w *walker) keep(kf *keyFile) {
-	kf.keys, kf.src = nil, nil
+	kf.keys, kf.src, kf.packed = nil, nil, nil
 	if p := w.prev.prevFile(kf.path); p != nil && p.keyCount() > 0 {
 		kf.keys, kf.src, kf.fid, kf.kept = p.keys, p.src, p.fid, true
 	}
@@ -329,6 +333,9 @@ func (w *walker) keep(kf *keyFile) {
 
 // keyCount is the number of keys the file gives.
 func (f *keyFile) keyCount() int {
+	if f.packed != nil {
+		return int(f.nkeys)
+	}
 	if f.keys != nil || f.src == nil {
 		return len(f.keys)
 	}

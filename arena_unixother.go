@@ -1,0 +1,10 @@
+//go:build unix && !linux
+
+package ipsecoe
+
+import "unsafe"
+
+// useHugePages does nothing: transparent huge pages are a Linux feature.
+func useHugePages([]byte) {}
+
+func addrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
