@@ -461,8 +461,9 @@ func (b *builder) addLists(pc *pacer) {
 			end := fill[2*id+kind]
 			list := ix.lists[start:end]
 			first := out
-			for i, key := range list {
-				if !dupKey(ix, list[:i], key, kind == 1) {
+			for _, key := range list {
+				// Against the keys kept so far: list itself is being written over.
+				if !dupKey(ix, ix.lists[first:out], key, kind == 1) {
 					ix.lists[out] = key
 					out++
 				}

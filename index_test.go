@@ -116,3 +116,32 @@ func TestOffHeapAligned(t *testing.T) {
 		free()
 	}
 }
+
+// TestIndexDedupAcrossLists checks that leaving a duplicate out of one name's list does not
+// upset the next name's, compacted in the same array right after it.
+func TestIndexDedupAcrossLists(t *testing.T) {
+	dir := t.TempDir()
+	rsa, ed := readVector(t, "keys/rsa2048.pub.pem"), readVector(t, "keys/ed25519.pub.pem")
+	// Files are read in path order: 192.0.2.1 gets one key twice, then 192.0.2.2 gets
+	// rsa, ed, rsa, whose third must be seen as a repeat of its first.
+	for path, key := range map[string][]byte{
+		"a/192.0.2.1.pem": rsa, "b/192.0.2.1.pem": rsa,
+		"c/192.0.2.2.pem": rsa, "d/192.0.2.2.pem": ed, "e/192.0.2.2.pem": rsa,
+	} {
+		writeFile(t, filepath.Join(dir, path), key)
+	}
+	o := &options{precedence: 10}
+	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := buildIndex(files, o, nil)
+	for name, want := range map[string]int{"1.2.0.192.in-addr.arpa.": 1, "2.2.0.192.in-addr.arpa.": 2} {
+		if n, _ := ix.lookup(name); len(n.keys()) != want {
+			t.Errorf("%s: %d keys, want %d", name, len(n.keys()), want)
+		}
+	}
+	if ix.records["IPSECKEY"] != 3 {
+		t.Errorf("%d IPSECKEY records, want 3", ix.records["IPSECKEY"])
+	}
+}
