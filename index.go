@@ -83,6 +83,7 @@ type index struct {
 
 	precedence uint8
 	gateways   []gateway
+	gwKeys     map[uint32][]*ipseckeyData // the gateway records of owners inside a prefix, by name id
 	serial     uint32
 
 	errors   []error        // gateway errors: lines whose target has no key
@@ -502,7 +503,7 @@ func dupKey(ix *index, list []uint32, key uint32, ipseca bool) bool {
 }
 
 // addGateways compiles the gateway lines: a target's own keys, with the line's gateway, for
-// every address of the prefix; and marks the owners inside a prefix.
+// every address of the prefix; and gives the owners inside a prefix its records.
 func (b *builder) addGateways(o *options) {
 	ix := b.ix
 	for _, g := range o.gateways {
@@ -537,8 +538,11 @@ func (b *builder) addGateways(o *options) {
 			continue
 		}
 		if p, ok := reversePrefix(string(nr.name.of(ix.blob))); ok && p.IsSingleIP() {
-			for _, g := range ix.gateways {
-				nr.gw = nr.gw || g.prefix.Contains(p.Addr())
+			if keys, ok := ix.gatewaysFor(p.Addr()); ok {
+				if ix.gwKeys == nil {
+					ix.gwKeys = map[uint32][]*ipseckeyData{}
+				}
+				nr.gw, ix.gwKeys[uint32(id)] = true, keys
 			}
 		}
 	}
@@ -627,11 +631,8 @@ func (a *ipsecaAt) seen(u, s, m uint8, d []byte) bool {
 	return false
 }
 
-// associations returns k's IPSECA rdata for lines: computed at load time (compact), or now.
+// associations returns k's IPSECA rdata for lines.
 func (k *pubKey) associations(lines []daneConf) []*IPSECA {
-	if k.compacted {
-		return k.ipseca
-	}
 	var out []*IPSECA
 	for _, l := range lines {
 		if d := associate(k, l); d != nil {
@@ -639,19 +640,6 @@ func (k *pubKey) associations(lines []daneConf) []*IPSECA {
 		}
 	}
 	return out
-}
-
-// compact computes k's IPSECA rdata for o, when any will be published, and lets go of the
-// certificate and SubjectPublicKeyInfo: a key then costs little more than its key field.
-func (k *pubKey) compact(o *options) {
-	need := len(o.ports) > 0
-	for _, ow := range k.owners {
-		need = need || ow.port != 0
-	}
-	if need {
-		k.ipseca = k.associations(o.dane)
-	}
-	k.spki, k.cert, k.sanIPs, k.sanNames, k.compacted = nil, nil, nil, nil, true
 }
 
 // associate computes the IPSECA rdata of k for one dane line; nil when a bare key is asked

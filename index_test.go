@@ -1,6 +1,7 @@
 package ipsecoe
 
 import (
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -143,5 +144,46 @@ func TestIndexDedupAcrossLists(t *testing.T) {
 	}
 	if ix.records["IPSECKEY"] != 3 {
 		t.Errorf("%d IPSECKEY records, want 3", ix.records["IPSECKEY"])
+	}
+}
+
+// TestIndexOwnerInGateway checks that an owner inside a gateway prefix answers its own key
+// and the prefix's records, and an address beside it the prefix's alone.
+func TestIndexOwnerInGateway(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "10.1.2.3.pem"), readVector(t, "keys/rsa2048.pub.pem"))
+	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
+	o := &options{precedence: 10, gateways: []gatewayConf{
+		{prefix: netip.MustParsePrefix("10.1.0.0/16"), target: "gw.example.com.", precedence: 20},
+	}}
+	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := buildIndex(files, o, nil)
+	tests := []struct {
+		name    string
+		own, gw int
+	}{
+		{"3.2.1.10.in-addr.arpa.", 1, 1},
+		{"4.2.1.10.in-addr.arpa.", 0, 1},
+		{"3.2.2.10.in-addr.arpa.", 0, 0},
+	}
+	for _, tc := range tests {
+		n, _ := ix.lookup(tc.name)
+		own, gw := 0, 0
+		for _, k := range n.keys() {
+			switch {
+			case k.gwType == gwTypeNone && k.algorithm == algRSA:
+				own++
+			case k.gwType == gwTypeHost && k.gwHost == "gw.example.com." && k.precedence == 20:
+				gw++
+			default:
+				t.Errorf("%s: unexpected record %v", tc.name, k)
+			}
+		}
+		if own != tc.own || gw != tc.gw {
+			t.Errorf("%s: %d own and %d gateway records, want %d and %d", tc.name, own, gw, tc.own, tc.gw)
+		}
 	}
 }

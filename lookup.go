@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash/maphash"
+	"net/netip"
 	"sort"
 	"unsafe"
 
@@ -63,7 +64,8 @@ func (n node) appendIPSECA(rrs []dns.RR, owner string, ttl uint32) []dns.RR {
 	if r := n.rec(); r != nil {
 		at := n.ix.ipsecaAt(r)
 		for u, s, m, data, ok := at.next(); ok; u, s, m, data, ok = at.next() {
-			rrs = append(rrs, ipsecaRR(owner, ttl, u, s, m, data))
+			// The record's own copy of data: nothing taken from the index may outlive it.
+			rrs = append(rrs, ipseca(owner, ttl, &IPSECA{u, s, m, append([]byte(nil), data...)}))
 		}
 	}
 	return rrs
@@ -130,7 +132,7 @@ func (ix *index) lookup(name string) (n node, exists bool) {
 	n = node{ix: ix, id: ix.find(name)}
 	if r := n.rec(); r != nil && (r.keys.n > 0 || r.ipseca.n > 0) {
 		if r.gw {
-			n.gw, _ = ix.gatewayLookup(name)
+			n.gw = ix.gwKeys[uint32(n.id)]
 		}
 		return n, true
 	}
@@ -161,10 +163,16 @@ func (ix *index) gatewayLookup(name string) ([]*ipseckeyData, bool) {
 		}
 		return nil, false
 	}
+	return ix.gatewaysFor(p.Addr())
+}
+
+// gatewaysFor returns the records of address a from the gateway prefixes it is in, and
+// whether there is any.
+func (ix *index) gatewaysFor(a netip.Addr) ([]*ipseckeyData, bool) {
 	var keys []*ipseckeyData
 	matches := 0
 	for _, g := range ix.gateways {
-		if g.prefix.Contains(p.Addr()) {
+		if g.prefix.Contains(a) {
 			if matches == 0 {
 				keys = g.keys
 			} else {

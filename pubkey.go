@@ -82,8 +82,6 @@ type pubKey struct {
 
 	owners []owner // where the key is published, from SANs or the file name
 
-	ipseca    []*IPSECA // the IPSECA rdata of the Corefile's dane lines, once compacted
-	compacted bool      // spki and cert are gone; ipseca holds what they gave
 }
 
 // parseKeyFile returns every public key in data, or an error that refuses the whole file.

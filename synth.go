@@ -121,20 +121,13 @@ func ipseckey(owner string, ttl uint32, d *ipseckeyData) *dns.IPSECKEY {
 	}
 }
 
-// ipseca returns a new IPSECA record for owner. It is a dns.PrivateRR made through
-// dns.TypeToRR so that dns.Copy (used by the cache plugin) works on it.
+// ipseca returns a new IPSECA record for owner, with d's fields (its data is shared, not
+// copied). It is a dns.PrivateRR made through dns.TypeToRR so that dns.Copy (used by the
+// cache plugin) works on it.
 func ipseca(owner string, ttl uint32, d *IPSECA) dns.RR {
 	rr := dns.TypeToRR[TypeIPSECA]().(*dns.PrivateRR)
 	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: TypeIPSECA, Class: dns.ClassINET, Ttl: ttl}
-	rr.Data = d
-	return rr
-}
-
-// ipsecaRR is ipseca for rdata in an index: the record gets its own copy of data.
-func ipsecaRR(owner string, ttl uint32, usage, selector, matching uint8, data []byte) dns.RR {
-	rr := dns.TypeToRR[TypeIPSECA]().(*dns.PrivateRR)
-	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: TypeIPSECA, Class: dns.ClassINET, Ttl: ttl}
-	*rr.Data.(*IPSECA) = IPSECA{usage, selector, matching, append([]byte(nil), data...)}
+	*rr.Data.(*IPSECA) = *d
 	return rr
 }
 
