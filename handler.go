@@ -31,6 +31,10 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	qtype := state.QType()
 	apex := lname == zone
 	n, exists := ix.lookup(lname)
+	if len(p.allow) > 0 && (qtype == TypeIPSECA || n.hasIPSECA() || portLabel(lname)) && !p.allowed(state) {
+		deniedCount.WithLabelValues(server).Inc()
+		return p.withhold(w, r, server)
+	}
 	through := matchZone(p.Fall.Zones, lname) != ""
 
 	m := new(dns.Msg)
@@ -40,12 +44,8 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	if qtype == dns.TypeIPSECKEY || qtype == dns.TypeANY {
 		m.Answer = n.appendIPSECKEY(m.Answer, qname, p.ttl)
 	}
-	if n.hasIPSECA() && (qtype == TypeIPSECA || qtype == dns.TypeANY) {
-		if p.allowed(state) {
-			m.Answer = n.appendIPSECA(m.Answer, qname, p.ttl)
-		} else {
-			deniedCount.WithLabelValues(server).Inc()
-		}
+	if qtype == TypeIPSECA || qtype == dns.TypeANY {
+		m.Answer = n.appendIPSECA(m.Answer, qname, p.ttl)
 	}
 	if apex && !through {
 		if qtype == dns.TypeSOA || qtype == dns.TypeANY {
@@ -109,6 +109,47 @@ func questionName(state request.Request) (qname, lname string) {
 		return qname, strings.ToLower(qname)
 	}
 	return qname, qname
+}
+
+// withhold answers a client outside allow that asks about IPSECA: REFUSED, with the
+// extended error Prohibited (RFC 8914) where the query has EDNS. Neither a record nor a
+// denial: a NODATA would be signed by dnssec, and a signed statement that no IPSECA exists
+// could be replayed to allowed peers to strip DANE. Being the same whether or not IPSECA
+// exists at the name, it reveals nothing either; and cache keeps no REFUSED.
+func (p *IPSecOE) withhold(w dns.ResponseWriter, r *dns.Msg, server string) (int, error) {
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeRefused)
+	if opt := r.IsEdns0(); opt != nil {
+		o := new(dns.OPT)
+		o.Hdr.Name, o.Hdr.Rrtype = ".", dns.TypeOPT
+		o.SetUDPSize(opt.UDPSize())
+		o.SetDo(opt.Do())
+		o.Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeProhibited}}
+		m.Extra = []dns.RR{o}
+	}
+	w.WriteMsg(m)
+	responseCount.WithLabelValues(server, typeLabel(r.Question[0].Qtype), dns.RcodeToString[m.Rcode]).Inc()
+	return dns.RcodeSuccess, nil // written, as acl does: a returned REFUSED would be written again
+}
+
+// portLabel reports whether lname's first label is a port, _1 to _65535: the names IPSECA
+// records are published at.
+func portLabel(lname string) bool {
+	if len(lname) < 3 || lname[0] != '_' {
+		return false
+	}
+	port := 0
+	for i := 1; i < len(lname) && i <= 6; i++ {
+		c := lname[i]
+		switch {
+		case c == '.':
+			return i > 1 && port <= 65535 && lname[1] != '0'
+		case c < '0' || c > '9':
+			return false
+		}
+		port = 10*port + int(c-'0')
+	}
+	return false
 }
 
 // allowed reports whether the client may receive IPSECA answers.

@@ -291,34 +291,84 @@ func TestServeDNSFallthrough(t *testing.T) {
 }
 
 func TestServeDNSAllow(t *testing.T) {
-	// test.ResponseWriter's client is 10.240.0.1.
+	// test.ResponseWriter's client is 10.240.0.1. A client outside allow asking about IPSECA
+	// (the type, or any type at a _PORT name, whether or not it exists) is refused; its
+	// other questions are answered as for anyone.
+	const (
+		in  = "allow 10.240.0.0/16"
+		out = "allow 192.0.2.0/24 2001:db8::/32"
+	)
 	for i, tc := range []struct {
 		allow   string
+		qname   string
+		qtype   uint16
+		do      bool
+		refused bool
 		answers int
 	}{
-		{"allow 10.240.0.0/16", 1},
-		{"allow 10.240.0.1 ::1", 1},
-		{"allow 192.0.2.0/24 2001:db8::/32", 0},
+		{in, "_53.ns1.example.com.", TypeIPSECA, false, false, 1},
+		{"allow 10.240.0.1 ::1", "_53.ns1.example.com.", TypeIPSECA, true, false, 1},
+		{in, "_53.ns1.example.com.", dns.TypeANY, false, false, 1},
+		{out, "_53.ns1.example.com.", TypeIPSECA, false, true, 0},
+		{out, "_53.ns1.example.com.", TypeIPSECA, true, true, 0},
+		{out, "_53.ns1.example.com.", dns.TypeTXT, true, true, 0},
+		{out, "_53.ns1.example.com.", dns.TypeANY, false, true, 0},
+		{out, "_53.nope.example.com.", TypeIPSECA, true, true, 0},
+		{out, "_443.nope.example.com.", dns.TypeTXT, false, true, 0},
+		{out, "ns1.example.com.", TypeIPSECA, true, true, 0},
+		{out, "ns1.example.com.", dns.TypeIPSECKEY, true, false, 1},
+		{out, "ns1.example.com.", dns.TypeANY, false, false, 1},
+		{out, "ns1.example.com.", dns.TypeTXT, false, false, 0},
 	} {
 		p := newTestPlugin(t, testKeyDir(t), tc.allow)
-		req := test.Case{Qname: "_53.ns1.example.com.", Qtype: TypeIPSECA}.Msg()
+		req := test.Case{Qname: tc.qname, Qtype: tc.qtype, Do: tc.do}.Msg()
 		rec := dnstest.NewRecorder(&test.ResponseWriter{})
-		if _, err := p.ServeDNS(context.Background(), rec, req); err != nil {
-			t.Fatal(err)
+		rcode, err := p.ServeDNS(context.Background(), rec, req)
+		if err != nil || rcode != dns.RcodeSuccess || rec.Msg == nil {
+			t.Fatalf("Test %d: rcode %d, err %v, written %v", i, rcode, err, rec.Msg != nil)
 		}
 		m := rec.Msg
-		if len(m.Answer) != tc.answers || m.Rcode != dns.RcodeSuccess {
-			t.Errorf("Test %d: %s: %d answers rcode %d, want %d", i, tc.allow, len(m.Answer), m.Rcode, tc.answers)
+		if tc.refused {
+			if m.Rcode != dns.RcodeRefused || len(m.Answer)+len(m.Ns) != 0 {
+				t.Errorf("Test %d: %s %s from outside allow: rcode %s, %d answers, %d authority; want REFUSED and nothing",
+					i, tc.qname, dns.TypeToString[tc.qtype], dns.RcodeToString[m.Rcode], len(m.Answer), len(m.Ns))
+			}
+			opt := m.IsEdns0()
+			if tc.do && (opt == nil || len(opt.Option) != 1 || opt.Option[0].(*dns.EDNS0_EDE).InfoCode != dns.ExtendedErrorCodeProhibited) {
+				t.Errorf("Test %d: no extended error Prohibited in %v", i, opt)
+			}
+			continue
+		}
+		if m.Rcode != dns.RcodeSuccess || len(m.Answer) != tc.answers {
+			t.Errorf("Test %d: %s %s: rcode %s, %d answers; want NOERROR and %d", i, tc.qname, dns.TypeToString[tc.qtype],
+				dns.RcodeToString[m.Rcode], len(m.Answer), tc.answers)
 		}
 		if tc.answers == 0 && (len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA) {
 			t.Errorf("Test %d: denial without exactly one SOA: %v", i, m.Ns)
 		}
-		// IPSECKEY is not restricted.
-		req = test.Case{Qname: "ns1.example.com.", Qtype: dns.TypeIPSECKEY}.Msg()
-		rec = dnstest.NewRecorder(&test.ResponseWriter{})
-		p.ServeDNS(context.Background(), rec, req)
-		if len(rec.Msg.Answer) != 1 {
-			t.Errorf("Test %d: IPSECKEY withheld by allow", i)
+	}
+}
+
+func TestPortLabel(t *testing.T) {
+	for i, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"_53.ns1.example.com.", true},
+		{"_1.x.", true},
+		{"_65535.x.", true},
+		{"_65536.x.", false},
+		{"_100000.x.", false},
+		{"_053.x.", false},
+		{"_0.x.", false},
+		{"_.x.", false},
+		{"_tcp.x.", false},
+		{"_53", false},
+		{"53.x.", false},
+		{"_5a.x.", false},
+	} {
+		if got := portLabel(tc.name); got != tc.want {
+			t.Errorf("Test %d: portLabel(%q) = %v, want %v", i, tc.name, got, tc.want)
 		}
 	}
 }

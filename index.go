@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"hash/maphash"
 	"net"
 	"net/netip"
@@ -86,7 +87,8 @@ type index struct {
 	gwKeys     map[uint32][]*ipseckeyData // the gateway records of owners inside a prefix, by name id
 	serial     uint32
 
-	errors   []error        // gateway errors: lines whose target has no key
+	errors   []error        // gateway lines whose target has no key, files and records left out for their size
+	notices  []string       // names published from more than one file
 	records  map[string]int // records by type, for metrics
 	algCount map[string]int // distinct keys by algorithm, for metrics
 }
@@ -104,7 +106,7 @@ type fileRec struct {
 // fileNote is why a file was refused, or what in it was skipped: a few files at most.
 type fileNote struct {
 	err      error
-	warnings []string
+	warnings []error
 }
 
 // buildIndex turns the read key files, sorted by path, into an index. It does no I/O and
@@ -132,6 +134,8 @@ func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
 type builder struct {
 	ix    *index
 	opts  *options
+	files []*keyFile
+	used  uint64 // octets of the blob taken or promised to the files added so far
 	kinds map[string]uint8
 	pairs []pair // (name, key) publications, in the order found
 }
@@ -174,7 +178,7 @@ func newBuilder(files []*keyFile, o *options) *builder {
 	// Sized up front: growing a table of a million names costs more than filling it.
 	ix.names = make([]nameRec, 0, nkeys*(1+len(o.ports))+nkeys/64+16)
 	ix.slots = make([]uint32, tableSize(cap(ix.names)))
-	return &builder{ix: ix, opts: o, kinds: map[string]uint8{}, pairs: make([]pair, 0, nkeys*(1+len(o.ports)))}
+	return &builder{ix: ix, opts: o, files: files, kinds: map[string]uint8{}, pairs: make([]pair, 0, nkeys*(1+len(o.ports)))}
 }
 
 // tableSize is the smallest power of two that holds n names at most 70 % full.
@@ -208,17 +212,26 @@ func (b *builder) kind(k string) uint8 {
 	return i
 }
 
-// addFile packs f's keys: parsed now, or copied from the index they were packed into.
+// addFile packs f's keys: parsed now, or copied from the index they were packed into. A
+// file whose keys would take the blob past blobLimit is left out, with a reason.
 func (b *builder) addFile(fid int, f *keyFile) {
 	ix := b.ix
 	first := uint32(len(ix.keys))
+	defer func() { ix.fileRecs[fid].keys = span{first, uint32(len(ix.keys)) - first} }()
+	if f.keys != nil && f.packed == nil {
+		var warnings []error
+		f.packed, warnings = packKeys(f.keys, b.opts)
+		f.warnings = append(f.warnings, warnings...)
+	}
+	if need := b.need(f); b.used+need > blobLimit {
+		ix.errors = append(ix.errors, refuse(reasonSize, "%q: left out: its keys would take the index past %d octets of key data", f.path, blobLimit))
+		return
+	} else {
+		b.used += need
+	}
 	switch {
-	case f.keys != nil && f.packed == nil:
-		f.packed = packKeys(f.keys, b.opts)
-		fallthrough
 	case f.packed != nil:
-		p := f.packed
-		for len(p) > 0 {
+		for p := f.packed; len(p) > 0; {
 			var k packedKey
 			if k, p = nextPacked(p); k.field == nil {
 				break // never: packKeys wrote it
@@ -248,32 +261,80 @@ func (b *builder) addFile(fid int, f *keyFile) {
 			ix.keys = append(ix.keys, kr)
 		}
 	}
-	ix.fileRecs[fid].keys = span{first, uint32(len(ix.keys)) - first}
+}
+
+// need is how many octets of the blob f's keys take: their fields, IPSECA rdata and owner
+// names, and the _PORT names addNames will make from them.
+func (b *builder) need(f *keyFile) uint64 {
+	var n uint64
+	owner := func(name, port int, ipseca bool) {
+		n += uint64(name)
+		if port == 0 && ipseca {
+			n += uint64(len(b.opts.ports)) * uint64(name+len("_65535."))
+		}
+	}
+	switch {
+	case f.packed != nil:
+		for p := f.packed; len(p) > 0; {
+			var k packedKey
+			if k, p = nextPacked(p); k.field == nil {
+				break
+			}
+			n += uint64(len(k.field) + len(k.ipseca))
+			for o := k.owners; len(o) >= 3; o = o[3+int(o[2]):] {
+				owner(int(o[2]), int(binary.BigEndian.Uint16(o)), len(k.ipseca) > 0)
+			}
+		}
+	case f.src != nil:
+		src := f.src
+		sp := src.fileRecs[f.fid].keys
+		for _, k := range src.keys[sp.off : sp.off+sp.n] {
+			n += uint64(k.field.n + k.ipseca.n)
+			for _, ow := range src.owners[k.owners.off : k.owners.off+k.owners.n] {
+				owner(int(ow.name.n), int(ow.port), k.ipseca.n > 0)
+			}
+		}
+	}
+	return n
 }
 
 // packKeys packs keys and the records o asks of them, one after the other: algorithm,
 // kind (length, text), key field (two-octet length), IPSECA rdata as packIPSECA packs it
-// (four-octet length), owners (two-octet length; each a two-octet port and the name with
-// a length octet).
-func packKeys(keys []*pubKey, o *options) []byte {
+// (four-octet length), owners (four-octet length; each a two-octet port and the name with
+// a length octet). Every length is checked against its field; an IPSECA record too large
+// for a DNS message is left out, with a warning.
+func packKeys(keys []*pubKey, o *options) ([]byte, []error) {
 	var b []byte
-	for _, k := range keys {
+	var warnings []error
+	for i, k := range keys {
 		field, err := base64.StdEncoding.DecodeString(k.key)
-		if err != nil {
-			continue // never: the parser encoded it
+		if err != nil || checkField(field) != nil {
+			continue // never: the parser encoded and checked it
 		}
-		ip := packIPSECA(nil, k.associations(o.dane))
+		var recs []*IPSECA
+		for _, d := range k.associations(o.dane) {
+			if len(d.Data) > maxIPSECAData {
+				warnings = append(warnings, refuse(reasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; a record carries at most %d",
+					i+1, d.Usage, d.Selector, d.MatchingType, len(d.Data), maxIPSECAData))
+				continue
+			}
+			recs = append(recs, d)
+		}
+		ip := packIPSECA(nil, recs)
 		var owners []byte
 		for _, ow := range k.owners {
+			if len(ow.name) > maxNameLen {
+				continue // never: owners are checked when made
+			}
 			owners = binary.BigEndian.AppendUint16(owners, ow.port)
 			owners = append(append(owners, byte(len(ow.name))), ow.name...)
 		}
 		b = append(append(append(b, k.algorithm), byte(len(k.kind))), k.kind...)
 		b = append(binary.BigEndian.AppendUint16(b, uint16(len(field))), field...)
 		b = append(binary.BigEndian.AppendUint32(b, uint32(len(ip))), ip...)
-		b = append(binary.BigEndian.AppendUint16(b, uint16(len(owners))), owners...)
+		b = append(binary.BigEndian.AppendUint32(b, uint32(len(owners))), owners...)
 	}
-	return b
+	return b, warnings
 }
 
 // packedKey is one key of packKeys' output.
@@ -301,11 +362,11 @@ func nextPacked(p []byte) (packedKey, []byte) {
 	}
 	n = int(binary.BigEndian.Uint32(p))
 	k.ipseca, p = p[4:4+n], p[4+n:]
-	if len(p) < 2 || len(p) < 2+int(binary.BigEndian.Uint16(p)) {
+	if len(p) < 4 || uint64(len(p)) < 4+uint64(binary.BigEndian.Uint32(p)) {
 		return packedKey{}, nil
 	}
-	n = int(binary.BigEndian.Uint16(p))
-	k.owners, p = p[2:2+n], p[2+n:]
+	n = int(binary.BigEndian.Uint32(p))
+	k.owners, p = p[4:4+n], p[4+n:]
 	k.field = field
 	return k, p
 }
@@ -326,9 +387,12 @@ func (b *builder) addFileRecs(files []*keyFile) {
 }
 
 // packIPSECA appends recs to buf as usage, selector, matching type, a two-octet length and
-// the data, one after the other.
+// the data, one after the other; packKeys has left out any record over maxIPSECAData.
 func packIPSECA(buf []byte, recs []*IPSECA) []byte {
 	for _, r := range recs {
+		if len(r.Data) > maxIPSECAData {
+			continue
+		}
 		buf = append(buf, r.Usage, r.Selector, r.MatchingType, byte(len(r.Data)>>8), byte(len(r.Data)))
 		buf = append(buf, r.Data...)
 	}
@@ -458,6 +522,7 @@ func (b *builder) addLists(pc *pacer) {
 		if id%1024 == 0 {
 			pc.tick()
 		}
+		room := maxRRsetWire
 		for kind := 0; kind < 2; kind++ {
 			end := fill[2*id+kind]
 			list := ix.lists[start:end]
@@ -469,16 +534,59 @@ func (b *builder) addLists(pc *pacer) {
 					out++
 				}
 			}
+			kept := ix.lists[first:out]
+			n, used := fitKeys(kept, room, b.wireSize(kind == 1))
+			if n < len(kept) {
+				ix.errors = append(ix.errors, b.trimmed(ix.name(id), n, len(kept), kept[n:]))
+				out = first + uint32(n)
+			}
+			room -= used
 			if kind == 0 {
 				ix.names[id].keys = span{first, out - first}
 			} else {
 				ix.names[id].ipseca = span{first, out - first}
+			}
+			if kind == 0 {
+				b.noteFiles(id, ix.lists[first:out])
 			}
 			start = end
 		}
 	}
 	ix.lists = ix.lists[:out:out]
 	b.pairs = nil
+}
+
+// wireSize returns the wire size of one key's records at a name: its IPSECKEY record, or
+// its IPSECA records.
+func (b *builder) wireSize(ipseca bool) func(uint32) int {
+	ix := b.ix
+	if ipseca {
+		return func(key uint32) int { return ipsecaWire(ix.keys[key].ipseca.of(ix.blob)) }
+	}
+	return func(key uint32) int { return ipseckeyWire(int(ix.keys[key].field.n), 0) }
+}
+
+// maxNotices is how many names published from several files one load reports by name.
+const maxNotices = 20
+
+// noteFiles notes a name whose keys come from more than one file: whoever can write a file
+// in the key directory can claim a name, so the operator is told where each name comes from.
+func (b *builder) noteFiles(id int, keys []uint32) {
+	if len(keys) < 2 {
+		return
+	}
+	f := b.fileOf(keys[0])
+	for _, k := range keys[1:] {
+		if b.fileOf(k) != f {
+			ix := b.ix
+			if len(ix.notices) < maxNotices {
+				ix.notices = append(ix.notices, fmt.Sprintf("name %q is published from several files: %s", ix.name(id), b.filesOf(keys)))
+			} else if len(ix.notices) == maxNotices {
+				ix.notices = append(ix.notices, "more names are published from several files")
+			}
+			return
+		}
+	}
 }
 
 func idx(b bool) uint32 {
@@ -506,6 +614,7 @@ func dupKey(ix *index, list []uint32, key uint32, ipseca bool) bool {
 // every address of the prefix; and gives the owners inside a prefix its records.
 func (b *builder) addGateways(o *options) {
 	ix := b.ix
+	gwRoom := maxRRsetWire
 	for _, g := range o.gateways {
 		target := g.target
 		gwType, gwAddr, gwHost := uint8(gwTypeHost), net.IP(nil), g.target
@@ -516,13 +625,23 @@ func (b *builder) addGateways(o *options) {
 				gwType = gwTypeIPv6
 			}
 		}
+		gwLen := gatewayLen(&ipseckeyData{gwType: gwType, gwHost: gwHost})
 		id := ix.find(target)
 		if id < 0 || ix.names[id].keys.n == 0 {
-			ix.errors = append(ix.errors, refuse(reasonGateway, "gateway %s %s: no key for %s in the key directory", g.prefix, g.target, target))
+			ix.errors = append(ix.errors, refuse(reasonGateway, "gateway %s %s: no key for %q in the key directory", g.prefix, g.target, target))
 			continue
 		}
+		// An address may be inside every prefix: all the gateway lines' records together
+		// must fit in one message, in the order of the lines.
+		keys := ix.list(ix.names[id].keys)
+		n, used := fitKeys(keys, gwRoom, func(key uint32) int { return ipseckeyWire(int(ix.keys[key].field.n), gwLen) })
+		if n < len(keys) {
+			ix.errors = append(ix.errors, refuse(reasonSize, "gateway %s %s: %d of the %d keys of %q left out: the records of all gateway lines fill the %d octets one DNS message holds with its signatures",
+				g.prefix, g.target, len(keys)-n, len(keys), target, maxRRsetWire))
+		}
+		gwRoom -= used
 		gw := gateway{prefix: g.prefix}
-		for _, key := range ix.list(ix.names[id].keys) {
+		for _, key := range keys[:n] {
 			k := &ix.keys[key]
 			gw.keys = appendKey(gw.keys, &ipseckeyData{precedence: g.precedence, gwType: gwType, algorithm: k.alg,
 				gwAddr: gwAddr, gwHost: gwHost, publicKey: base64.StdEncoding.EncodeToString(k.field.of(ix.blob))})
@@ -543,9 +662,43 @@ func (b *builder) addGateways(o *options) {
 					ix.gwKeys = map[uint32][]*ipseckeyData{}
 				}
 				nr.gw, ix.gwKeys[uint32(id)] = true, keys
+				b.fitWithGateways(id, keys)
 			}
 		}
 	}
+}
+
+// fitWithGateways leaves out the keys of an owner inside gateway prefixes that do not fit
+// beside the prefixes' records (and its IPSECA, for ANY) in one message.
+func (b *builder) fitWithGateways(id int, gw []*ipseckeyData) {
+	ix := b.ix
+	nr := &ix.names[id]
+	room := maxRRsetWire
+	for _, d := range gw {
+		room -= ipseckeyWire(base64.StdEncoding.DecodedLen(len(d.publicKey)), gatewayLen(d))
+	}
+	for _, key := range ix.list(nr.ipseca) {
+		room -= ipsecaWire(ix.keys[key].ipseca.of(ix.blob))
+	}
+	keys := ix.list(nr.keys)
+	n, _ := fitKeys(keys, room, b.wireSize(false))
+	if n < len(keys) {
+		ix.errors = append(ix.errors, b.trimmed(ix.name(id), n, len(keys), keys[n:]))
+		nr.keys.n = uint32(n)
+	}
+}
+
+// gatewayLen is the wire size of d's gateway field.
+func gatewayLen(d *ipseckeyData) int {
+	switch d.gwType {
+	case gwTypeIPv4:
+		return 4
+	case gwTypeIPv6:
+		return 16
+	case gwTypeHost:
+		return len(d.gwHost) + 1
+	}
+	return 0
 }
 
 // count sets the serial and the metrics. The serial is a sum over every record, so it does
@@ -675,15 +828,6 @@ func appendKey(list []*ipseckeyData, d *ipseckeyData) []*ipseckeyData {
 	for _, e := range list {
 		if e.precedence == d.precedence && e.gwType == d.gwType && e.algorithm == d.algorithm &&
 			e.gwAddr.Equal(d.gwAddr) && strings.EqualFold(e.gwHost, d.gwHost) && e.publicKey == d.publicKey {
-			return list
-		}
-	}
-	return append(list, d)
-}
-
-func appendIPSECA(list []*IPSECA, d *IPSECA) []*IPSECA {
-	for _, e := range list {
-		if e.Usage == d.Usage && e.Selector == d.Selector && e.MatchingType == d.MatchingType && string(e.Data) == string(d.Data) {
 			return list
 		}
 	}

@@ -101,9 +101,12 @@ func (l *Loader) Check() ([]FileReport, []string, error) {
 	ix := buildIndex(files, &l.p.opts, nil)
 	var out []FileReport
 	for fid, f := range files {
-		r := FileReport{Path: f.path, Warnings: f.warnings}
+		r := FileReport{Path: f.path}
+		for _, w := range f.warnings {
+			r.Warnings = append(r.Warnings, printable(w))
+		}
 		if f.err != nil {
-			r.Reason, r.Error = reasonOf(f.err), f.err.Error()
+			r.Reason, r.Error = reasonOf(f.err), printable(f.err)
 		}
 		sp := ix.fileRecs[fid].keys
 		for _, k := range ix.keys[sp.off : sp.off+sp.n] {
@@ -118,7 +121,7 @@ func (l *Loader) Check() ([]FileReport, []string, error) {
 	}
 	var gw []string
 	for _, e := range ix.errors {
-		gw = append(gw, e.Error())
+		gw = append(gw, printable(e))
 	}
 	return out, gw, nil
 }

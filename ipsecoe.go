@@ -32,12 +32,13 @@ type IPSecOE struct {
 	Zones []string
 	Fall  fall.F
 
-	dir    string
-	reload time.Duration
-	ttl    uint32
-	opts   options
-	allow  []netip.Prefix   // clients that get IPSECA answers; empty means all
-	apexes map[string]*apex // SOA and NS names of each zone
+	dir     string
+	reload  time.Duration
+	ttl     uint32
+	opts    options
+	allow   []netip.Prefix   // clients that get IPSECA answers; empty means all
+	allowAt string           // the Corefile file and line of allow, for errors
+	apexes  map[string]*apex // SOA and NS names of each zone
 
 	idx    atomic.Pointer[index]
 	signer atomic.Pointer[dnssec.Dnssec] // the server block's dnssec plugin, if any

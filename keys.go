@@ -37,7 +37,7 @@ type keyFile struct {
 	err    error  // why the file was refused on this read, if it was
 	kept   bool   // err is set and keys are the last good ones
 
-	warnings []string // published, but something in it was skipped or is out of date
+	warnings []error // published, but something in it was left out or is out of date
 }
 
 // fileStat identifies one version of a file: a file whose real path, inode, size and
@@ -266,11 +266,13 @@ func (w *walker) read(path, rel string) *keyFile {
 		kf.warnings, kf.err = assignOwners(filepath.Base(rel), kf.keys)
 		for i, k := range kf.keys {
 			if k.expired {
-				kf.warnings = append(kf.warnings, fmt.Sprintf("certificate %d is expired or not yet valid; published all the same", i+1))
+				kf.warnings = append(kf.warnings, fmt.Errorf("certificate %d is expired or not yet valid; published all the same", i+1))
 			}
 		}
 		if w.opts != nil && kf.err == nil {
-			kf.packed, kf.nkeys, kf.keys = packKeys(kf.keys, w.opts), int32(len(kf.keys)), nil
+			var warnings []error
+			kf.packed, warnings = packKeys(kf.keys, w.opts)
+			kf.nkeys, kf.keys, kf.warnings = int32(len(kf.keys)), nil, append(kf.warnings, warnings...)
 		}
 	}
 	if kf.err != nil {

@@ -34,6 +34,6 @@ var (
 	}, []string{"server", "type", "rcode"})
 	deniedCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace, Subsystem: name, Name: "denied_total",
-		Help: "IPSECA queries from clients outside allow, answered with NODATA.",
+		Help: "IPSECA queries from clients outside allow, refused.",
 	}, []string{"server"})
 )

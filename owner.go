@@ -149,7 +149,7 @@ func hostOwner(san string) (owner, error) {
 // assignOwners sets the owners of every key read from the file named base: a certificate's
 // IP and DNS SANs, else the file name. It returns warnings for skipped SANs, and an error
 // when a key has no owner at all.
-func assignOwners(base string, keys []*pubKey) (warnings []string, err error) {
+func assignOwners(base string, keys []*pubKey) (warnings []error, err error) {
 	var fromName *owner
 	nameOwner := func() (owner, error) {
 		if fromName == nil {
@@ -173,7 +173,7 @@ func assignOwners(base string, keys []*pubKey) (warnings []string, err error) {
 		for _, san := range k.sanNames {
 			o, oerr := hostOwner(san)
 			if oerr != nil {
-				warnings = append(warnings, oerr.Error())
+				warnings = append(warnings, oerr)
 				continue
 			}
 			k.owners = append(k.owners, o)

@@ -212,6 +212,9 @@ func fromSPKI(spki []byte) (*pubKey, error) {
 		if bits < minRSABits {
 			return nil, refuse(reasonWeak, "RSA key of %d bits, under %d", bits, minRSABits)
 		}
+		if err := checkField(field); err != nil {
+			return nil, err
+		}
 		return &pubKey{algorithm: algRSA, kind: "rsa", key: base64.StdEncoding.EncodeToString(field), spki: bytes.Clone(spki)}, nil
 	}
 	pub, err := x509.ParsePKIXPublicKey(spki)
@@ -272,6 +275,9 @@ func fromPublic(pub any, spki []byte) (*pubKey, error) {
 		k.algorithm, k.kind, field = algDSA, "dsa", f
 	default:
 		return nil, refuse(reasonUnsupported, "%T is not a signature key IPSECKEY can carry", pub)
+	}
+	if err := checkField(field); err != nil {
+		return nil, err
 	}
 	k.key = base64.StdEncoding.EncodeToString(field)
 	return k, nil

@@ -3,7 +3,11 @@ package ipsecoe
 import (
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Polls of a directory of quickPollFiles files or more check its directories only, and
@@ -68,7 +72,7 @@ func (p *IPSecOE) load() {
 	files, dirs, err := readKeyDirFor(p.dir, old, &p.opts, pc)
 	if err != nil {
 		if p.lastErr != err.Error() {
-			log.Errorf("%v", err)
+			log.Errorf("%s", printable(err))
 			reloadCount.WithLabelValues("failure").Inc()
 			p.lastErr = err.Error()
 		}
@@ -89,14 +93,17 @@ func (p *IPSecOE) load() {
 		changed = true
 		if f.err != nil && (pf == nil || errText(pf.err) != errText(f.err)) {
 			if f.kept {
-				log.Errorf("%s: %v; keeping its last good keys", f.path, f.err)
+				log.Errorf("%q: %s; keeping its last good keys", f.path, printable(f.err))
 			} else {
-				log.Errorf("%s: %v", f.path, f.err)
+				log.Errorf("%q: %s", f.path, printable(f.err))
 			}
 			loadErrorCount.WithLabelValues(reasonOf(f.err)).Inc()
 		}
 		for _, w := range f.warnings {
-			log.Warningf("%s: %s", f.path, w)
+			log.Warningf("%q: %s", f.path, printable(w))
+			if reasonOf(w) == reasonSize {
+				loadErrorCount.WithLabelValues(reasonSize).Inc() // a record left out
+			}
 		}
 	}
 	p.dirs = dirs
@@ -109,8 +116,13 @@ func (p *IPSecOE) load() {
 	ix := buildIndex(files, &p.opts, pc)
 	for _, e := range ix.errors {
 		if old == nil || !containsErr(old.errors, e) {
-			log.Errorf("%v", e)
+			log.Errorf("%s", printable(e))
 			loadErrorCount.WithLabelValues(reasonOf(e)).Inc()
+		}
+	}
+	for _, n := range ix.notices {
+		if old == nil || !slices.Contains(old.notices, n) {
+			log.Warningf("%s", printable(n))
 		}
 	}
 	p.idx.Store(ix)
@@ -125,7 +137,23 @@ func (p *IPSecOE) load() {
 	if pc != nil {
 		paced = fmt.Sprintf(" (paced: %.3fs resting)", pc.rested().Seconds())
 	}
-	log.Infof("loaded %s from %s%s in %.3fs", ix.summary(), p.dir, paced, time.Since(begin).Seconds())
+	log.Infof("loaded %s from %q%s in %.3fs", ix.summary(), p.dir, paced, time.Since(begin).Seconds())
+}
+
+// printable is the text of a log line's reason with every character that could end the
+// line or drive a terminal escaped: names in it come from the key directory.
+func printable(v any) string {
+	s := fmt.Sprint(v)
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
 
 func errText(err error) string {

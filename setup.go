@@ -28,7 +28,14 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(name, err)
 	}
 	c.OnStartup(func() error {
-		p.signer.Store(findSigner(dnsserver.GetConfig(c).Handler("dnssec")))
+		cfg := dnsserver.GetConfig(c)
+		if p.allowAt != "" && cfg.Handler("cache") != nil {
+			// The chain exists only now. cache keys answers by the question alone: it would
+			// hand one client's IPSECA (or refusal) to every other.
+			return plugin.Error(name, fmt.Errorf("%s - allow cannot be used with cache in the same server block: "+
+				"cache would give IPSECA answers to clients outside allow; give those clients their own server block with view", p.allowAt))
+		}
+		p.signer.Store(findSigner(cfg.Handler("dnssec")))
 		return p.start()
 	})
 	c.OnShutdown(p.shutdown)
@@ -42,6 +49,7 @@ func setup(c *caddy.Controller) error {
 func parse(c *caddy.Controller) (*IPSecOE, error) {
 	p := &IPSecOE{ttl: defaultTTL, reload: defaultReload, opts: options{precedence: defaultPrecedence}}
 	i := 0
+	seen := map[string]int{}
 	for c.Next() {
 		if i > 0 {
 			return nil, plugin.ErrOnce
@@ -53,6 +61,12 @@ func parse(c *caddy.Controller) (*IPSecOE, error) {
 		}
 		p.Zones = plugin.OriginsFromArgsOrServerBlock(args, c.ServerBlockKeys)
 		for c.NextBlock() {
+			if v := c.Val(); singleOptions[v] {
+				if line, twice := seen[v]; twice {
+					return nil, c.Errf("%s given twice (first on line %d)", v, line)
+				}
+				seen[v] = c.Line()
+			}
 			if err := p.parseOption(c); err != nil {
 				return nil, err
 			}
@@ -73,6 +87,9 @@ func parse(c *caddy.Controller) (*IPSecOE, error) {
 	}
 	return p, nil
 }
+
+// singleOptions may be given once in a block: a second one is a mistake, not an override.
+var singleOptions = map[string]bool{"keys": true, "reload": true, "ttl": true, "precedence": true, "fallthrough": true}
 
 func (p *IPSecOE) parseOption(c *caddy.Controller) error {
 	switch v := c.Val(); v {
@@ -114,6 +131,9 @@ func (p *IPSecOE) parseOption(c *caddy.Controller) error {
 		g, err := parseGateway(c)
 		if err != nil {
 			return err
+		}
+		if !prefixInZones(g.prefix, p.Zones) {
+			return c.Errf("gateway prefix %s is outside the zones %v: no query would reach it", g.prefix, p.Zones)
 		}
 		p.opts.gateways = append(p.opts.gateways, g)
 	case "ipseca":
@@ -159,12 +179,18 @@ func (p *IPSecOE) parseOption(c *caddy.Controller) error {
 			}
 			p.allow = append(p.allow, pfx)
 		}
+		p.allowAt = fmt.Sprintf("%s:%d", c.File(), c.Line())
 	case "fallthrough":
 		args := c.RemainingArgs()
 		if err := checkZones(c, args); err != nil {
 			return err
 		}
 		p.Fall.SetZonesFromArgs(args)
+		for _, z := range args {
+			if !overlapsZones(plugin.Host(z).NormalizeExact()[0], p.Zones) {
+				return c.Errf("fallthrough zone %q is outside the zones %v", z, p.Zones)
+			}
+		}
 	default:
 		return c.Errf("unknown property '%s'", v)
 	}
@@ -248,6 +274,33 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	return p
+}
+
+// prefixInZones reports whether some address of p has its reverse name in one of zones.
+func prefixInZones(p netip.Prefix, zones []string) bool {
+	root := in4arpa
+	if p.Addr().Is6() {
+		root = in6arpa
+	}
+	for _, z := range zones {
+		if dns.IsSubDomain(z, root) {
+			return true
+		}
+		if zp, ok := reversePrefix(z); ok && zp.Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// overlapsZones reports whether zone is one of zones, inside one, or above one.
+func overlapsZones(zone string, zones []string) bool {
+	for _, z := range zones {
+		if dns.IsSubDomain(z, zone) || dns.IsSubDomain(zone, z) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkZones refuses zone arguments that CoreDNS's normalization would silently drop.

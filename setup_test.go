@@ -44,7 +44,11 @@ func TestSetup(t *testing.T) {
 		{input: "ipsecoe {\n keys ./a/b/\n}", root: "/some/root", dir: "/some/root/a/b"},
 		{input: "ipsecoe {\n keys ../k\n}", root: "/some/root", dir: "/some/k"},
 		{input: "ipsecoe {\n keys rel\n}", dir: "rel"}, // no Root: left as is, as hosts does
-		{input: "ipsecoe {\n keys /a\n keys /b\n}", dir: "/b"},
+		{input: "ipsecoe {\n keys /a\n keys /b\n}", shouldErr: true, errContains: "Testfile:3 - Error during parsing: keys given twice (first on line 2)"},
+		{input: "ipsecoe {\n keys /k\n ttl 60\n ttl 60\n}", shouldErr: true, errContains: "Testfile:4 - Error during parsing: ttl given twice (first on line 3)"},
+		{input: "ipsecoe {\n keys /k\n reload 5s\n reload 0\n}", shouldErr: true, errContains: "reload given twice"},
+		{input: "ipsecoe {\n keys /k\n precedence 1\n precedence 2\n}", shouldErr: true, errContains: "precedence given twice"},
+		{input: "ipsecoe {\n keys /k\n fallthrough\n fallthrough\n}", shouldErr: true, errContains: "fallthrough given twice"},
 		{input: "ipsecoe", shouldErr: true, errContains: "keys DIR is required"},
 		{input: "ipsecoe example.org", shouldErr: true, errContains: "keys DIR is required"},
 		{input: "ipsecoe {\n ttl 60\n}", shouldErr: true, errContains: "keys DIR is required"},
@@ -88,6 +92,7 @@ func TestSetup(t *testing.T) {
 		// gateway
 		{
 			input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 198.51.100.1\n}",
+			keys:  []string{"arpa."}, zones: []string{"arpa."},
 			gateways: []gatewayConf{{
 				prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "198.51.100.1",
 				addr: netip.MustParseAddr("198.51.100.1"), precedence: defaultGatewayPre,
@@ -95,6 +100,7 @@ func TestSetup(t *testing.T) {
 		},
 		{
 			input: "ipsecoe {\n keys /k\n gateway 2001:db8::/32 2001:DB8::1 7\n}",
+			keys:  []string{"arpa."}, zones: []string{"arpa."},
 			gateways: []gatewayConf{{
 				prefix: netip.MustParsePrefix("2001:db8::/32"), target: "2001:db8::1",
 				addr: netip.MustParseAddr("2001:db8::1"), precedence: 7,
@@ -103,6 +109,7 @@ func TestSetup(t *testing.T) {
 		{
 			// An IPv4-mapped target is stored as the IPv4 address.
 			input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 ::ffff:198.51.100.1\n}",
+			keys:  []string{"arpa."}, zones: []string{"arpa."},
 			gateways: []gatewayConf{{
 				prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "198.51.100.1",
 				addr: netip.MustParseAddr("198.51.100.1"), precedence: defaultGatewayPre,
@@ -110,6 +117,7 @@ func TestSetup(t *testing.T) {
 		},
 		{
 			input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 GW.Example.ORG\n}",
+			keys:  []string{"arpa."}, zones: []string{"arpa."},
 			gateways: []gatewayConf{{
 				prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "gw.example.org.",
 				precedence: defaultGatewayPre,
@@ -117,6 +125,7 @@ func TestSetup(t *testing.T) {
 		},
 		{
 			input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 gw.example.org. 0\n gateway 198.51.100.0/25 198.51.100.1 255\n}",
+			keys:  []string{"arpa."}, zones: []string{"arpa."},
 			gateways: []gatewayConf{
 				{prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "gw.example.org.", precedence: 0},
 				{
@@ -183,12 +192,24 @@ func TestSetup(t *testing.T) {
 		},
 		{input: "ipsecoe {\n keys /k\n allow everyone\n}", shouldErr: true, errContains: `allow needs an address or CIDR: "everyone"`},
 		{input: "ipsecoe {\n keys /k\n allow 192.0.2.0/24 192.0.2.0/33\n}", shouldErr: true, errContains: `allow needs an address or CIDR: "192.0.2.0/33"`},
+		// a prefix outside the zones; one overlapping them, and a target outside them, are fine
+		{input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 198.51.100.1\n}", keys: []string{"example.org.", "100.51.198.in-addr.arpa."}, shouldErr: true, errContains: "Testfile:3 - Error during parsing: gateway prefix 192.0.2.0/24 is outside the zones"},
+		{input: "ipsecoe {\n keys /k\n gateway 2001:db8::/32 gw.example.org\n}", keys: []string{"in-addr.arpa."}, shouldErr: true, errContains: "gateway prefix 2001:db8::/32 is outside the zones"},
+		{input: "ipsecoe {\n keys /k\n gateway 10.0.0.0/8 gw.example.org\n}", keys: []string{"1.10.in-addr.arpa."}, zones: []string{"1.10.in-addr.arpa."},
+			gateways: []gatewayConf{{prefix: netip.MustParsePrefix("10.0.0.0/8"), target: "gw.example.org.", precedence: defaultGatewayPre}}},
+		{input: "ipsecoe {\n keys /k\n gateway 10.1.2.0/24 gw.example.org\n}", keys: []string{"10.in-addr.arpa."}, zones: []string{"10.in-addr.arpa."},
+			gateways: []gatewayConf{{prefix: netip.MustParsePrefix("10.1.2.0/24"), target: "gw.example.org.", precedence: defaultGatewayPre}}},
+		{input: "ipsecoe {\n keys /k\n gateway 2001:db8::/64 gw.example.org\n}", keys: []string{"."}, zones: []string{"."},
+			gateways: []gatewayConf{{prefix: netip.MustParsePrefix("2001:db8::/64"), target: "gw.example.org.", precedence: defaultGatewayPre}}},
 		{input: "ipsecoe {\n keys /k\n allow 192.0.2.0/\n}", shouldErr: true, errContains: `allow needs an address or CIDR: "192.0.2.0/"`},
 		{input: "ipsecoe {\n keys /k\n allow\n}", shouldErr: true, errContains: "Wrong argument count or unexpected line ending after 'allow'"},
 
 		// fallthrough
 		{input: "ipsecoe {\n keys /k\n fallthrough\n}", fall: []string{"."}},
-		{input: "ipsecoe {\n keys /k\n fallthrough Example.ORG 2.0.192.in-addr.arpa\n}", fall: []string{"example.org.", "2.0.192.in-addr.arpa."}},
+		{input: "ipsecoe {\n keys /k\n fallthrough Example.ORG 2.0.192.in-addr.arpa\n}", keys: []string{"example.org.", "in-addr.arpa."},
+			zones: []string{"example.org.", "in-addr.arpa."}, fall: []string{"example.org.", "2.0.192.in-addr.arpa."}},
+		{input: "ipsecoe {\n keys /k\n fallthrough in-addr.arpa\n}", keys: []string{"2.0.192.in-addr.arpa."}, zones: []string{"2.0.192.in-addr.arpa."}, fall: []string{"in-addr.arpa."}},
+		{input: "ipsecoe {\n keys /k\n fallthrough example.net\n}", keys: []string{"example.org."}, shouldErr: true, errContains: `Testfile:3 - Error during parsing: fallthrough zone "example.net" is outside the zones`},
 
 		// unknown property and a second ipsecoe
 		{input: "ipsecoe {\n keys /k\n zones example.org\n}", shouldErr: true, errContains: "unknown property 'zones'"},
@@ -229,7 +250,7 @@ func TestSetup(t *testing.T) {
 		},
 
 		// the error names the Corefile line
-		{input: "ipsecoe {\n keys /k\n ttl 60\n ttl 0\n}", shouldErr: true, errContains: "Testfile:4 - Error during parsing: ttl must be in range"},
+		{input: "ipsecoe {\n keys /k\n precedence 5\n ttl 0\n}", shouldErr: true, errContains: "Testfile:4 - Error during parsing: ttl must be in range"},
 		{input: "ipsecoe {\n keys /k\n\n\n gateway 192.0.2.1/24 gw.example.org\n}", shouldErr: true, errContains: "Testfile:5 - Error during parsing: gateway prefix"},
 		{input: "ipsecoe {\n keys /k\n bogus\n}", shouldErr: true, errContains: "Testfile:3 - Error during parsing: unknown property 'bogus'"},
 		{input: "ipsecoe {\n keys /k\n reload\n}", shouldErr: true, errContains: "Testfile:3 - Error during parsing: Wrong argument count"},

@@ -113,12 +113,12 @@ func check(dir, conf, zone string, asJSON bool, w io.Writer) (int, error) {
 		}
 		switch {
 		case f.Error != "":
-			fmt.Fprintf(w, "REFUSED %s: %s (%s)\n", f.Path, f.Error, f.Reason)
+			fmt.Fprintf(w, "REFUSED %q: %s (%s)\n", f.Path, f.Error, f.Reason)
 		default:
-			fmt.Fprintf(w, "ok      %s: %s at %s\n", f.Path, strings.Join(f.Keys, ", "), strings.Join(f.Owners, " "))
+			fmt.Fprintf(w, "ok      %q: %s at %s\n", f.Path, strings.Join(f.Keys, ", "), strings.Join(f.Owners, " "))
 		}
 		for _, warn := range f.Warnings {
-			fmt.Fprintf(w, "WARNING %s: %s\n", f.Path, warn)
+			fmt.Fprintf(w, "WARNING %q: %s\n", f.Path, warn)
 		}
 	}
 	for _, g := range gateways {

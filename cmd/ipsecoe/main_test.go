@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,8 +175,8 @@ func listFiles(t testing.TB, dir string) []string {
 }
 
 var (
-	okLine      = regexp.MustCompile(`^ok      (\S+): (\S.*) at (\S.*)$`)
-	refusedLine = regexp.MustCompile(`^REFUSED (\S+): (.+) \(([a-z_]+)\)$`)
+	okLine      = regexp.MustCompile(`^ok      ("(?:[^"\\]|\\.)*"): (\S.*) at (\S.*)$`)
+	refusedLine = regexp.MustCompile(`^REFUSED ("(?:[^"\\]|\\.)*"): (.+) \(([a-z_]+)\)$`)
 )
 
 // checkLines splits check's text output into ok lines (path -> "KINDS at OWNERS"),
@@ -186,18 +187,20 @@ func checkLines(t *testing.T, out string) (ok, refused map[string]string, gatewa
 	for line := range strings.Lines(out) {
 		line = strings.TrimRight(line, "\n")
 		switch {
-		case strings.HasPrefix(line, "REFUSED gateway "):
+		case strings.HasPrefix(line, "REFUSED gateway "), strings.HasPrefix(line, "REFUSED name "):
 			gateways = append(gateways, line)
 		case strings.HasPrefix(line, "WARNING "):
 			warnings = append(warnings, line)
 		case okLine.MatchString(line):
 			m := okLine.FindStringSubmatch(line)
+			m[1] = unquote(t, m[1])
 			if _, dup := ok[m[1]]; dup {
 				t.Errorf("%s: two ok lines", m[1])
 			}
 			ok[m[1]] = m[2] + " at " + m[3]
 		case refusedLine.MatchString(line):
 			m := refusedLine.FindStringSubmatch(line)
+			m[1] = unquote(t, m[1])
 			if _, dup := refused[m[1]]; dup {
 				t.Errorf("%s: two REFUSED lines", m[1])
 			}
@@ -207,6 +210,16 @@ func checkLines(t *testing.T, out string) (ok, refused map[string]string, gatewa
 		}
 	}
 	return ok, refused, gateways, warnings
+}
+
+// unquote reads a path check printed with %q.
+func unquote(t *testing.T, s string) string {
+	t.Helper()
+	u, err := strconv.Unquote(s)
+	if err != nil {
+		t.Errorf("path %s is not quoted: %v", s, err)
+	}
+	return u
 }
 
 func TestCheckGood(t *testing.T) {
@@ -325,7 +338,7 @@ func TestCheckBadCorpus(t *testing.T) {
 	}
 	// The SAN-less wildcard certificate also warns that its SAN was skipped.
 	for _, p := range []string{"bad/wildcard.crt", "named/wildcard.crt"} {
-		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, "WARNING "+p+": ") }) {
+		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, "WARNING "+strconv.Quote(p)+": ") }) {
 			t.Errorf("%s: no WARNING line (%q)", p, warnings)
 		}
 	}
@@ -470,7 +483,7 @@ func TestCheckGateway(t *testing.T) {
 	}
 	for prefix, target := range missing {
 		if !slices.ContainsFunc(gw, func(l string) bool {
-			return strings.HasPrefix(l, "REFUSED "+prefix+": ") && strings.Contains(l, "no key for "+target)
+			return strings.HasPrefix(l, "REFUSED "+prefix+": ") && strings.Contains(l, "no key for "+strconv.Quote(target))
 		}) {
 			t.Errorf("no REFUSED line for %q (no key for %s) in\n%s", prefix, target, r.stdout)
 		}
