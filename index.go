@@ -266,7 +266,7 @@ func (b *builder) addFile(fid int, f *keyFile) {
 // need is how many octets of the blob f's keys take: their fields, IPSECA rdata and owner
 // names, and the _PORT names addNames will make from them.
 func (b *builder) need(f *keyFile) uint64 {
-	var n uint64
+	n := uint64(len(f.path))
 	owner := func(name, port int, ipseca bool) {
 		n += uint64(name)
 		if port == 0 && ipseca {
@@ -311,14 +311,10 @@ func packKeys(keys []*pubKey, o *options) ([]byte, []error) {
 		if err != nil || checkField(field) != nil {
 			continue // never: the parser encoded and checked it
 		}
-		var recs []*IPSECA
-		for _, d := range k.associations(o.dane) {
-			if len(d.Data) > maxIPSECAData {
-				warnings = append(warnings, refuse(reasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; a record carries at most %d",
-					i+1, d.Usage, d.Selector, d.MatchingType, len(d.Data), maxIPSECAData))
-				continue
-			}
-			recs = append(recs, d)
+		recs, left := fitIPSECA(k.associations(o.dane))
+		for _, d := range left {
+			warnings = append(warnings, refuse(reasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; the key's IPSECA records must fit in %d octets",
+				i+1, d.Usage, d.Selector, d.MatchingType, len(d.Data), maxRRsetWire))
 		}
 		ip := packIPSECA(nil, recs)
 		var owners []byte

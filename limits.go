@@ -47,6 +47,28 @@ func ipsecaWire(packed []byte) int {
 	return n
 }
 
+// fitIPSECA splits one key's IPSECA records into those that fit in one message together
+// and those left out: the largest go first, so a digest is kept before a whole certificate.
+func fitIPSECA(recs []*IPSECA) (kept, left []*IPSECA) {
+	size := 0
+	for _, d := range recs {
+		size += rrOverhead + 3 + len(d.Data)
+	}
+	kept = recs
+	for size > maxRRsetWire {
+		big := 0
+		for i, d := range kept {
+			if len(d.Data) > len(kept[big].Data) {
+				big = i
+			}
+		}
+		size -= rrOverhead + 3 + len(kept[big].Data)
+		left = append(left, kept[big])
+		kept = append(kept[:big:big], kept[big+1:]...)
+	}
+	return kept, left
+}
+
 // fitKeys returns how many of list, in order, fit in room octets of records, and the octets
 // they take; size gives a key's share.
 func fitKeys(list []uint32, room int, size func(uint32) int) (n, used int) {

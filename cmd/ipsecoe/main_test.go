@@ -465,11 +465,11 @@ func TestCheckGateway(t *testing.T) {
 
 	// Targets without a key: an IPv4 address, a host name, an IPv6 address.
 	missing := map[string]string{
-		"gateway 198.51.100.0/24 192.0.2.77":    "77.2.0.192.in-addr.arpa.",
-		"gateway 10.0.0.0/8 nokey.example.com.": "nokey.example.com.",
-		"gateway 2001:db8:2::/64 2001:db8::99":  "9.9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+		"gateway 198.51.100.0/24 192.0.2.77":      "77.2.0.192.in-addr.arpa.",
+		"gateway 192.0.2.0/26 nokey.example.com.": "nokey.example.com.",
+		"gateway 2001:db8:2::/64 2001:db8::99":    "9.9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
 	}
-	c := conf(append(slices.Clone(good), "198.51.100.0/24 192.0.2.77 30", "10.0.0.0/8 nokey.example.com", "2001:db8:2::/64 2001:db8::99")...)
+	c := conf(append(slices.Clone(good), "198.51.100.0/24 192.0.2.77 30", "192.0.2.0/26 nokey.example.com", "2001:db8:2::/64 2001:db8::99")...)
 	r := runCmd("check", dir, "-conf", c)
 	if r.code != 1 {
 		t.Fatalf("gateways without keys: want exit 1\n%s", r)
@@ -508,6 +508,11 @@ func TestCheckGateway(t *testing.T) {
 		if !slices.Contains(gw, "REFUSED "+g) {
 			t.Errorf("-json gateway %q is not a text line", g)
 		}
+	}
+
+	// A gateway prefix outside the block's zones is a Corefile error, naming the line.
+	if r := runCmd("check", dir, "-conf", conf("10.0.0.0/8 gw.example.com")); r.code != 1 || !strings.Contains(r.stderr, "Corefile:5 - Error during parsing: gateway prefix 10.0.0.0/8 is outside the zones") {
+		t.Errorf("gateway outside the zones: want exit 1 and the Corefile line\n%s", r)
 	}
 
 	// A Corefile without an ipsecoe block for the zone is an error, not a check.

@@ -1,0 +1,375 @@
+package ipsecoe
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// testCert makes a self-signed Ed25519 certificate (its signature has a fixed size) with the given SANs and, when pad > 0, a
+// non-critical extension of unknown type holding pad octets.
+func testCert(t testing.TB, ips []net.IP, names []string, pad int) []byte {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "limits"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  ips,
+		DNSNames:     names,
+	}
+	if pad > 0 {
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, 1}, Value: make([]byte, pad)}}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// certOfSize makes a certificate of exactly size octets of DER.
+func certOfSize(t testing.TB, size int) []byte {
+	t.Helper()
+	pad := size - len(testCert(t, nil, []string{"big.example.com"}, 1)) + 1
+	for range 8 {
+		der := testCert(t, nil, []string{"big.example.com"}, pad)
+		if len(der) == size {
+			return der
+		}
+		pad += size - len(der)
+	}
+	t.Fatalf("no certificate of %d octets", size)
+	return nil
+}
+
+func pemOf(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+func v6Addrs(n int) []net.IP {
+	out := make([]net.IP, n)
+	for i := range out {
+		a := netip.MustParseAddr("2001:db8::").As16()
+		a[13], a[14], a[15] = byte(i>>16), byte(i>>8), byte(i)
+		out[i] = net.IP(a[:])
+	}
+	return out
+}
+
+func v4Addrs(n int) []net.IP {
+	out := make([]net.IP, n)
+	for i := range out {
+		out[i] = net.IPv4(10, byte(i>>16), byte(i>>8), byte(i))
+	}
+	return out
+}
+
+// loadDir reads dir and builds its index with o.
+func loadDir(t testing.TB, dir string, o *options) ([]*keyFile, *index) {
+	t.Helper()
+	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files, buildIndex(files, o, nil)
+}
+
+// TestManySANs publishes every SAN of a certificate, around the size where the owner list
+// of one key passes 65,535 octets (862 IPv6 reverse names of 73 octets with 3 more each)
+// and well past it.
+func TestManySANs(t *testing.T) {
+	for i, tc := range []struct {
+		ips   []net.IP
+		names []string
+	}{
+		{v6Addrs(862), nil},
+		{v6Addrs(863), nil},
+		{v6Addrs(872), []string{"gw.example.com"}}, // the wrap would land on an entry boundary
+		{v6Addrs(1000), nil},
+		{v4Addrs(2400), nil},
+		{v4Addrs(5000), []string{"gw.example.com"}},
+	} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "many.crt"), pemOf("CERTIFICATE", testCert(t, tc.ips, tc.names, 0)))
+		o := &options{precedence: 10, ports: []uint16{500}, dane: []daneConf{{3, 1, 1}}}
+		files, ix := loadDir(t, dir, o)
+		if files[0].err != nil {
+			t.Fatalf("Test %d: %v", i, files[0].err)
+		}
+		owners := len(tc.ips) + len(tc.names)
+		if ix.records["IPSECKEY"] != owners || ix.records["IPSECA"] != owners {
+			t.Errorf("Test %d: %v records, want %d of each", i, ix.records, owners)
+		}
+		for _, ip := range tc.ips {
+			name := addrOwner(netip.MustParseAddr(ip.String())).name
+			if n, _ := ix.lookup(name); len(n.keys()) != 1 {
+				t.Errorf("Test %d: %s has %d keys, want 1", i, name, len(n.keys()))
+			}
+			if n, _ := ix.lookup("_500." + name); len(n.ipsecas()) != 1 {
+				t.Errorf("Test %d: _500.%s has %d IPSECA, want 1", i, name, len(n.ipsecas()))
+			}
+		}
+		for _, name := range tc.names {
+			if n, _ := ix.lookup(dns.Fqdn(name)); len(n.keys()) != 1 {
+				t.Errorf("Test %d: %s has %d keys, want 1", i, name, len(n.keys()))
+			}
+		}
+		if len(ix.keys) != 1 {
+			t.Errorf("Test %d: %d keys packed, want 1", i, len(ix.keys))
+		}
+	}
+}
+
+// TestLargeCertificateIPSECA publishes the certificate itself (dane 3 0 0) while a key's
+// IPSECA records fit in one message together, and leaves it out, with a reason, one octet
+// past that; the digest of the real SubjectPublicKeyInfo is published either way, and
+// nothing else.
+func TestLargeCertificateIPSECA(t *testing.T) {
+	both := []daneConf{{3, 0, 0}, {3, 1, 1}}
+	digestRoom := rrOverhead + 3 + sha256.Size
+	for i, tc := range []struct {
+		size      int
+		dane      []daneConf
+		published bool
+	}{
+		{maxIPSECAData, []daneConf{{3, 0, 0}}, true},
+		{maxIPSECAData + 1, []daneConf{{3, 0, 0}}, false},
+		{maxIPSECAData - digestRoom, both, true},
+		{maxIPSECAData - digestRoom + 1, both, false},
+		{70_000, both, false},
+		{300_000, both, false},
+	} {
+		der := certOfSize(t, tc.size)
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "big.crt"), pemOf("CERTIFICATE", der))
+		o := &options{precedence: 10, ports: []uint16{500}, dane: tc.dane}
+		files, ix := loadDir(t, dir, o)
+		if files[0].err != nil {
+			t.Fatalf("Test %d: %v", i, files[0].err)
+		}
+		n, _ := ix.lookup("_500.big.example.com.")
+		var want []string
+		if tc.published {
+			want = append(want, fmt.Sprintf("3 0 0 %x", der))
+		}
+		if len(tc.dane) == 2 {
+			spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+			want = append(want, fmt.Sprintf("3 1 1 %x", spki))
+		}
+		var got []string
+		for _, d := range n.ipsecas() {
+			got = append(got, d.String())
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("Test %d: %d-octet certificate: %d IPSECA records, want %d", i, tc.size, len(got), len(want))
+		}
+		warned := len(files[0].warnings) == 1 && reasonOf(files[0].warnings[0]) == reasonSize
+		if warned == tc.published {
+			t.Errorf("Test %d: %d-octet certificate: warnings %v", i, tc.size, files[0].warnings)
+		}
+		if len(ix.errors) != 0 {
+			t.Errorf("Test %d: errors %v", i, ix.errors)
+		}
+	}
+}
+
+// TestKeyFieldLimit refuses a key whose IPSECKEY record could not travel in a message.
+func TestKeyFieldLimit(t *testing.T) {
+	for i, tc := range []struct {
+		size int
+		ok   bool
+	}{
+		{maxKeyField, true},
+		{maxKeyField + 1, false},
+		{70_000, false},
+	} {
+		// An RSA key field: exponent length, exponent 65537, modulus.
+		mod := make([]byte, tc.size-4)
+		for j := range mod {
+			mod[j] = 0xff
+		}
+		field := append([]byte{3, 1, 0, 1}, mod...)
+		line := "leftrsasigkey=0s" + base64.StdEncoding.EncodeToString(field) + "\n"
+		keys, err := parseKeyFile([]byte(line))
+		if tc.ok && (err != nil || len(keys) != 1) {
+			t.Errorf("Test %d: %d-octet field refused: %v", i, tc.size, err)
+		}
+		if !tc.ok && reasonOf(err) != reasonSize {
+			t.Errorf("Test %d: %d-octet field: err %v, want refused for its size", i, tc.size, err)
+		}
+	}
+}
+
+// TestRRsetLimit leaves out the keys of a name that do not fit in one message, in the
+// order of their files, and says so.
+func TestRRsetLimit(t *testing.T) {
+	per := ipseckeyWire(ed25519.PublicKeySize, 0)
+	fit := maxRRsetWire / per
+	for i, tc := range []struct {
+		keys, want int
+	}{
+		{fit, fit},
+		{fit + 1, fit},
+		{2000, fit},
+	} {
+		dir := t.TempDir()
+		var bundle []byte
+		for range tc.keys {
+			pub, _, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spki, _ := x509.MarshalPKIXPublicKey(pub)
+			bundle = append(bundle, pemOf("PUBLIC KEY", spki)...)
+		}
+		writeFile(t, filepath.Join(dir, "bundle.example.com.pem"), bundle)
+		o := &options{precedence: 10, dane: []daneConf{{3, 1, 1}}}
+		_, ix := loadDir(t, dir, o)
+		n, _ := ix.lookup("bundle.example.com.")
+		if got := len(n.keys()); got != tc.want {
+			t.Errorf("Test %d: %d keys published of %d, want %d", i, got, tc.keys, tc.want)
+		}
+		trimmed := len(ix.errors) == 1 && reasonOf(ix.errors[0]) == reasonSize && strings.Contains(ix.errors[0].Error(), `"bundle.example.com.pem"`)
+		if trimmed != (tc.keys > tc.want) {
+			t.Errorf("Test %d: errors %v", i, ix.errors)
+		}
+		// What is kept fits: the RRset with four large signatures and the question.
+		m := new(dns.Msg)
+		m.SetQuestion("bundle.example.com.", dns.TypeIPSECKEY)
+		m.Answer = n.appendIPSECKEY(nil, "bundle.example.com.", 3600)
+		if size := packedLen(t, m); size > maxRRsetWire+12+len("bundle.example.com.")+5 {
+			t.Errorf("Test %d: answer of %d octets", i, size)
+		}
+	}
+}
+
+// packedLen is the size of m on the wire, compressed.
+func packedLen(t testing.TB, m *dns.Msg) int {
+	t.Helper()
+	m.Compress = true
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(b)
+}
+
+// TestGatewayRRsetLimit trims gateway records so that an address inside every prefix still
+// gets an answer that fits.
+func TestGatewayRRsetLimit(t *testing.T) {
+	dir := t.TempDir()
+	var bundle []byte
+	for range 1500 {
+		pub, _, _ := ed25519.GenerateKey(rand.Reader)
+		spki, _ := x509.MarshalPKIXPublicKey(pub)
+		bundle = append(bundle, pemOf("PUBLIC KEY", spki)...)
+	}
+	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), bundle)
+	target := "a-rather-long-gateway-name-to-make-every-record-larger.example.com."
+	writeFile(t, filepath.Join(dir, target+"pem"), bundle)
+	o := &options{precedence: 10, gateways: []gatewayConf{
+		{prefix: netip.MustParsePrefix("10.0.0.0/8"), target: "gw.example.com.", precedence: 1},
+		{prefix: netip.MustParsePrefix("10.1.0.0/16"), target: target, precedence: 2},
+	}}
+	_, ix := loadDir(t, dir, o)
+	n, ok := ix.lookup("1.2.1.10.in-addr.arpa.")
+	if !ok || len(n.gw) == 0 {
+		t.Fatal("no gateway records")
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("1.2.1.10.in-addr.arpa.", dns.TypeIPSECKEY)
+	m.Answer = n.appendIPSECKEY(nil, "1.2.1.10.in-addr.arpa.", 3600)
+	if size := packedLen(t, m); size > maxRRsetWire+64 {
+		t.Errorf("gateway answer of %d octets", size)
+	}
+	if len(ix.errors) == 0 || reasonOf(ix.errors[0]) != reasonSize {
+		t.Errorf("errors %v, want the gateway trim", ix.errors)
+	}
+}
+
+// TestBlobLimit leaves out a file whose keys would take the index past its limit, and
+// keeps one that reaches it exactly.
+func TestBlobLimit(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
+	writeFile(t, filepath.Join(dir, "b.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	o := &options{precedence: 10, ports: []uint16{500}, dane: []daneConf{{3, 1, 1}}}
+	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBuilder(files, o)
+	total := b.need(files[0]) + b.need(files[1])
+	defer func(l uint64) { blobLimit = l }(blobLimit)
+	for i, tc := range []struct {
+		limit uint64
+		keys  int
+	}{
+		{total, 2},
+		{total - 1, 1},
+	} {
+		blobLimit = tc.limit
+		files, _, _ := readKeyDirFor(dir, nil, o, nil)
+		ix := buildIndex(files, o, nil)
+		if len(ix.keys) != tc.keys || uint64(len(ix.blob)) > tc.limit {
+			t.Errorf("Test %d: limit %d: %d keys, blob %d", i, tc.limit, len(ix.keys), len(ix.blob))
+		}
+		left := len(ix.errors) == 1 && strings.Contains(ix.errors[0].Error(), `"b.example.com.pem": left out`)
+		if left != (tc.keys == 1) {
+			t.Errorf("Test %d: errors %v", i, ix.errors)
+		}
+	}
+}
+
+// TestSharedOwnerNotice names the files that publish one name.
+func TestSharedOwnerNotice(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
+	writeFile(t, filepath.Join(dir, "tenant-b.crt"), pemOf("CERTIFICATE", testCert(t, nil, []string{"gw.example.com"}, 0)))
+	writeFile(t, filepath.Join(dir, "other.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	_, ix := loadDir(t, dir, &options{precedence: 10})
+	want := `name "gw.example.com." is published from several files: "gw.example.com.pem", "tenant-b.crt"`
+	if len(ix.notices) != 1 || ix.notices[0] != want {
+		t.Errorf("notices %q, want %q", ix.notices, want)
+	}
+}
+
+// TestPrintable escapes what could forge a log line or drive a terminal.
+func TestPrintable(t *testing.T) {
+	for i, tc := range []struct{ in, want string }{
+		{`"x.pem": bad`, `"x.pem": bad`},
+		{"x.pem: bad\n[INFO] plugin/ipsecoe: loaded", `x.pem: bad\n[INFO] plugin/ipsecoe: loaded`},
+		{"\x1b[31mred", `\x1b[31mred`},
+		{"tab\there\r", `tab\there\r`},
+		{"naïve", "naïve"},
+		{"\u2028line", `\u2028line`},
+	} {
+		if got := printable(tc.in); got != tc.want {
+			t.Errorf("Test %d: printable(%q) = %q, want %q", i, tc.in, got, tc.want)
+		}
+	}
+}
