@@ -147,7 +147,7 @@ type readJob struct {
 
 // readAll reads and parses the files the walk found, on every CPU, or paced on one.
 func (w *walker) readAll() {
-	if w.pace != nil {
+	if w.pace.paced() {
 		for _, j := range w.jobs {
 			w.files[j.at] = w.read(j.path, j.rel)
 			w.pace.tick()
@@ -160,13 +160,14 @@ func (w *walker) readAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < len(w.jobs); i = int(next.Add(1)) - 1 {
+			for i := int(next.Add(1)) - 1; i < len(w.jobs) && !w.pace.stopped(); i = int(next.Add(1)) - 1 {
 				j := w.jobs[i]
 				w.files[j.at] = w.read(j.path, j.rel)
 			}
 		}()
 	}
 	wg.Wait()
+	w.pace.tick() // a shutdown while the workers ran ends the load here
 }
 
 func (w *walker) walk(dir, rel string) error {

@@ -20,10 +20,10 @@ func TestPacer(t *testing.T) {
 	}
 	for i, tc := range tests {
 		clock := time.Unix(0, 0)
-		pc := newPacer(tc.share)
+		pc := newPacer(tc.share, nil)
 		pc.begin = clock
 		pc.now = func() time.Time { return clock }
-		pc.sleep = func(d time.Duration) { clock = clock.Add(d) }
+		pc.sleep = func(d time.Duration, _ <-chan struct{}) { clock = clock.Add(d) }
 		for range tc.ticks {
 			clock = clock.Add(tc.work)
 			pc.tick()
@@ -38,7 +38,51 @@ func TestPacer(t *testing.T) {
 	}
 	var nilPacer *pacer
 	nilPacer.tick()
+	if nilPacer.stopped() || nilPacer.paced() {
+		t.Errorf("a nil pacer stopped or paced")
+	}
 	if nilPacer.rested() != 0 {
 		t.Errorf("a nil pacer rested")
 	}
+}
+
+// TestPacerStop ends the work at the first tick after stop is closed, also in the middle of
+// a rest that no timer would end.
+func TestPacerStop(t *testing.T) {
+	for i, share := range []float64{1, 0.1} {
+		stop := make(chan struct{})
+		pc := newPacer(share, stop)
+		pc.slice = time.Hour // no rest until the stop below
+		pc.sleep = func(d time.Duration, stop <-chan struct{}) { <-stop }
+		ticks := 0
+		func() {
+			defer func() {
+				if r := recover(); r != errStopped {
+					t.Errorf("Test %d: recovered %v, want errStopped", i, r)
+				}
+			}()
+			for ; ticks < 1000; ticks++ {
+				if ticks == 3 {
+					if share < 1 {
+						pc.slice = 0 // the next tick rests, and the stop comes during the rest
+						go func() { time.Sleep(10 * time.Millisecond); close(stop) }()
+					} else {
+						close(stop)
+					}
+				}
+				pc.tick()
+			}
+		}()
+		if ticks != 3 || !pc.stopped() {
+			t.Errorf("Test %d: stopped at tick %d, want 3", i, ticks)
+		}
+	}
+}
+
+func TestSleepUnless(t *testing.T) {
+	stop := make(chan struct{})
+	close(stop)
+	done := make(chan struct{})
+	go func() { sleepUnless(time.Hour, stop); close(done) }()
+	<-done // an hour's sleep ends with the stop; a hang here fails by the test timeout
 }

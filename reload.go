@@ -17,16 +17,24 @@ const (
 	fullScanEvery  = 12
 )
 
-// start loads the key directory once and starts the poller; it is the OnStartup hook.
-func (p *IPSecOE) start() error {
-	p.load()
+// start is the OnStartup hook: it loads the key directory and starts the poller. When the
+// process starts, the first load runs in the background, so that the server's other zones
+// answer at once (the plugin's own SERVFAIL until it is in, and ready waits for it). When
+// a new Corefile is read, the load runs here, while the servers of the old one still
+// answer from their index.
+func (p *IPSecOE) start(background bool) error {
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
-	if p.reload == 0 {
-		close(p.done)
-		return nil
+	if !background {
+		p.load()
 	}
 	go func() {
 		defer close(p.done)
+		if background {
+			p.load()
+		}
+		if p.reload == 0 {
+			return
+		}
 		t := time.NewTicker(p.reload)
 		defer t.Stop()
 		for {
@@ -41,7 +49,8 @@ func (p *IPSecOE) start() error {
 	return nil
 }
 
-// shutdown stops the poller; it is the OnShutdown hook.
+// shutdown stops the poller, and a load under way, within moments; it is the OnShutdown
+// hook.
 func (p *IPSecOE) shutdown() error {
 	if p.stop != nil {
 		close(p.stop)
@@ -53,8 +62,14 @@ func (p *IPSecOE) shutdown() error {
 
 // load reads the key directory and swaps a new index in when the key set changed. A file
 // that stops parsing keeps its last good keys; every refusal is logged and counted once.
-// Only the poller (and start, before it) calls load.
+// Only the poller (and start, before it) calls load. A shutdown ends it where it is, the
+// index it would have replaced left as it was.
 func (p *IPSecOE) load() {
+	defer func() {
+		if r := recover(); r != nil && r != errStopped {
+			panic(r)
+		}
+	}()
 	begin := time.Now()
 	// A large directory is stat'ed file by file only when one of its directories changed
 	// (a kubelet or git-sync swap, a file added, removed or renamed) or every fullScanEvery
@@ -65,9 +80,9 @@ func (p *IPSecOE) load() {
 		return
 	}
 	// A reload runs beside the server on a share of one CPU; the old index serves meanwhile.
-	var pc *pacer
+	pc := newPacer(1, p.stop)
 	if old != nil {
-		pc = newPacer(reloadShare)
+		pc = newPacer(reloadShare, p.stop)
 	}
 	files, dirs, err := readKeyDirFor(p.dir, old, &p.opts, pc)
 	if err != nil {
@@ -134,7 +149,7 @@ func (p *IPSecOE) load() {
 	}
 	reloadCount.WithLabelValues("success").Inc()
 	paced := ""
-	if pc != nil {
+	if pc.paced() {
 		paced = fmt.Sprintf(" (paced: %.3fs resting)", pc.rested().Seconds())
 	}
 	log.Infof("loaded %s from %q%s in %.3fs", ix.summary(), p.dir, paced, time.Since(begin).Seconds())

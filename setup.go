@@ -27,6 +27,8 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(name, err)
 	}
+	firstStart := false // the process is starting, rather than reading a new Corefile
+	c.OnFirstStartup(func() error { firstStart = true; return nil })
 	c.OnStartup(func() error {
 		cfg := dnsserver.GetConfig(c)
 		if p.allowAt != "" && cfg.Handler("cache") != nil {
@@ -36,7 +38,7 @@ func setup(c *caddy.Controller) error {
 				"cache would give IPSECA answers to clients outside allow; give those clients their own server block with view", p.allowAt))
 		}
 		p.signer.Store(findSigner(cfg.Handler("dnssec")))
-		return p.start()
+		return p.start(firstStart)
 	})
 	c.OnShutdown(p.shutdown)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
