@@ -40,6 +40,9 @@ type IPSecOE struct {
 	allowAt string           // the Corefile file and line of allow, for errors
 	apexes  map[string]*apex // SOA and NS names of each zone
 
+	servers []string // the server labels of the block's listeners, for the load metrics
+	view    string   // and the block's view
+
 	idx    atomic.Pointer[index]
 	signer atomic.Pointer[dnssec.Dnssec] // the server block's dnssec plugin, if any
 	stop   chan struct{}

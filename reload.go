@@ -88,7 +88,7 @@ func (p *IPSecOE) load() {
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%s", printable(err))
-			reloadCount.WithLabelValues("failure").Inc()
+			p.count(reloadCount, "result", "failure")
 			p.lastErr = err.Error()
 		}
 		return
@@ -112,12 +112,12 @@ func (p *IPSecOE) load() {
 			} else {
 				log.Errorf("%q: %s", f.path, printable(f.err))
 			}
-			loadErrorCount.WithLabelValues(reasonOf(f.err)).Inc()
+			p.count(loadErrorCount, "reason", reasonOf(f.err))
 		}
 		for _, w := range f.warnings {
 			log.Warningf("%q: %s", f.path, printable(w))
 			if reasonOf(w) == reasonSize {
-				loadErrorCount.WithLabelValues(reasonSize).Inc() // a record left out
+				p.count(loadErrorCount, "reason", reasonSize) // a record left out
 			}
 		}
 	}
@@ -132,7 +132,7 @@ func (p *IPSecOE) load() {
 	for _, e := range ix.errors {
 		if old == nil || !containsErr(old.errors, e) {
 			log.Errorf("%s", printable(e))
-			loadErrorCount.WithLabelValues(reasonOf(e)).Inc()
+			p.count(loadErrorCount, "reason", reasonOf(e))
 		}
 	}
 	for _, n := range ix.notices {
@@ -141,13 +141,13 @@ func (p *IPSecOE) load() {
 		}
 	}
 	p.idx.Store(ix)
-	publish(ix)
+	p.publish(ix)
 	if old == nil && len(ix.names) >= 100_000 {
 		// Reading a large directory leaves as much garbage as the index it built: hand it
 		// back now rather than keep it resident until the heap grows to meet it.
 		debug.FreeOSMemory()
 	}
-	reloadCount.WithLabelValues("success").Inc()
+	p.count(reloadCount, "result", "success")
 	paced := ""
 	if pc.paced() {
 		paced = fmt.Sprintf(" (paced: %.3fs resting)", pc.rested().Seconds())
@@ -185,17 +185,4 @@ func containsErr(list []error, e error) bool {
 		}
 	}
 	return false
-}
-
-// publish sets the gauges from ix.
-func publish(ix *index) {
-	recordsGauge.Reset()
-	for t, n := range ix.records {
-		recordsGauge.WithLabelValues(t).Set(float64(n))
-	}
-	keysGauge.Reset()
-	for a, n := range ix.algCount {
-		keysGauge.WithLabelValues(a).Set(float64(n))
-	}
-	lastReload.SetToCurrentTime()
 }

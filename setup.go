@@ -38,6 +38,7 @@ func setup(c *caddy.Controller) error {
 				"cache would give IPSECA answers to clients outside allow; give those clients their own server block with view", p.allowAt))
 		}
 		p.signer.Store(findSigner(cfg.Handler("dnssec")))
+		p.servers, p.view = serverLabels(cfg), cfg.ViewName
 		return p.start(firstStart)
 	})
 	c.OnShutdown(p.shutdown)
