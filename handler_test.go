@@ -404,7 +404,8 @@ func TestNoPrivateKeyPublished(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range ix.fileList() {
+	for fid := range ix.fileRecs {
+		f := ix.fileAt(fid)
 		if strings.Contains(f.path, "private") && (f.err == nil || f.keyCount() != 0) {
 			t.Errorf("%s: not refused: %v", f.path, f.err)
 		}

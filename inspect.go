@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/coredns/caddy"
 	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/plugin"
 
@@ -23,8 +22,9 @@ func NewLoader(dir string, zones ...string) (*Loader, error) {
 	if len(zones) == 0 {
 		zones = []string{"."}
 	}
-	c := caddy.NewTestController("dns", fmt.Sprintf("ipsecoe %s {\n keys %q\n}", strings.Join(zones, " "), dir))
-	p, err := parse(c)
+	block := fmt.Sprintf("ipsecoe %s {\n keys %q\n}", strings.Join(zones, " "), dir)
+	d := caddyfile.NewDispenser("ipsecoe", strings.NewReader(block))
+	p, err := parseCorefile(&d, nil, "")
 	if err != nil {
 		return nil, err
 	}
@@ -51,10 +51,8 @@ func LoaderFromCorefile(path, zone, dir string) (*Loader, error) {
 		if !ok {
 			continue
 		}
-		c := caddy.NewTestController("dns", "")
-		c.Dispenser = caddyfile.NewDispenserTokens(path, tokens)
-		c.ServerBlockKeys = b.Keys
-		p, err := parse(c)
+		d := caddyfile.NewDispenserTokens(path, tokens)
+		p, err := parseCorefile(&d, b.Keys, "")
 		if err != nil {
 			return nil, err
 		}

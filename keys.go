@@ -11,15 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 )
 
 // maxFileSize is the largest key file read; anything bigger is refused.
 const maxFileSize = 1 << 20
-
-// timeNow is the clock certificate validity is checked against; tests replace it.
-var timeNow = time.Now
 
 // keyFile is what one file of the key directory gave.
 type keyFile struct {
@@ -50,28 +45,7 @@ type fileStat struct {
 }
 
 func statOf(real string, fi os.FileInfo) fileStat {
-	st := fileStat{real: hash64(real), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = uint64(sys.Ino)
-	}
-	return st
-}
-
-// fileError is a refused file, with the path relative to the key directory.
-type fileError struct {
-	path string
-	err  error
-}
-
-func (e *fileError) Error() string { return e.path + ": " + e.err.Error() }
-func (e *fileError) Unwrap() error { return e.err }
-
-// readKeyDir reads every key file under dir. A file that fails to parse but parsed before
-// (in prev, the index of the last read, by path) keeps its earlier keys. Only a dir that
-// cannot be read at all is an error; a bad file is reported in its keyFile.
-func readKeyDir(dir string, prev *index) ([]*keyFile, error) {
-	files, _, err := readKeyDirFor(dir, prev, nil, nil)
-	return files, err
+	return fileStat{real: hash64(real), ino: inode(fi), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 }
 
 // readKeyDirFor is readKeyDir for the records o asks for: each key keeps its IPSECA rdata,
@@ -280,38 +254,6 @@ func (w *walker) read(path, rel string) *keyFile {
 		w.keep(kf)
 	}
 	return kf
-}
-
-// readFile reads at most maxFileSize+1 bytes of path, expecting size, with plain system
-// calls: an os.File would also register with the poller and set a finalizer, which costs
-// more than the read itself for a small file.
-func readFile(path string, size int64) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer syscall.Close(fd)
-	buf := make([]byte, 0, min(size, maxFileSize)+1)
-	for len(buf) <= maxFileSize {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grew since the stat
-		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) == size {
-			return buf, nil // all the stat promised; a later growth is a change for the next poll
-		}
-	}
-	return buf, nil
 }
 
 // refused is a file that could not be read at all.

@@ -82,33 +82,6 @@ func toBase64(b []byte) string {
 	return unsafe.String(&buf[0], len(buf))
 }
 
-// keys returns n's IPSECKEY rdata, for tests and listings.
-func (n node) keys() []*ipseckeyData {
-	var out []*ipseckeyData
-	for _, rr := range n.appendIPSECKEY(nil, ".", 0) {
-		k := rr.(*dns.IPSECKEY)
-		out = append(out, &ipseckeyData{precedence: k.Precedence, gwType: k.GatewayType, algorithm: k.Algorithm,
-			gwAddr: k.GatewayAddr, gwHost: gwHostOf(k), publicKey: k.PublicKey})
-	}
-	return out
-}
-
-func gwHostOf(k *dns.IPSECKEY) string {
-	if k.GatewayType == gwTypeHost {
-		return k.GatewayHost
-	}
-	return ""
-}
-
-// ipsecas returns n's IPSECA rdata, for tests and listings.
-func (n node) ipsecas() []*IPSECA {
-	var out []*IPSECA
-	for _, rr := range n.appendIPSECA(nil, ".", 0) {
-		out = append(out, rr.(*dns.PrivateRR).Data.(*IPSECA))
-	}
-	return out
-}
-
 // find returns the id of lower-case name, or -1.
 func (ix *index) find(name string) int32 {
 	mask := uint64(len(ix.slots) - 1)
@@ -218,15 +191,6 @@ func (ix *index) fileCount() int {
 		return 0
 	}
 	return len(ix.fileRecs)
-}
-
-// fileList returns every file of the index, by path.
-func (ix *index) fileList() []*keyFile {
-	out := make([]*keyFile, ix.fileCount())
-	for i := range out {
-		out[i] = ix.fileAt(i)
-	}
-	return out
 }
 
 // summary is a one-line account of the index for the reload log.

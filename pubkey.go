@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"time"
 )
 
 // IPSECKEY public key algorithms (IANA "IPSECKEY Resource Record Parameters").
@@ -201,7 +202,7 @@ func fromCertificate(der []byte) (*pubKey, error) {
 		k.sanIPs = append(k.sanIPs, ip.String())
 	}
 	k.sanNames = cert.DNSNames
-	now := timeNow()
+	now := time.Now()
 	k.expired = now.Before(cert.NotBefore) || now.After(cert.NotAfter)
 	return k, nil
 }
@@ -281,12 +282,6 @@ func fromPublic(pub any, spki []byte) (*pubKey, error) {
 	}
 	k.key = base64.StdEncoding.EncodeToString(field)
 	return k, nil
-}
-
-// field returns the IPSECKEY public key field as bytes.
-func (k *pubKey) field() []byte {
-	b, _ := base64.StdEncoding.DecodeString(k.key)
-	return b
 }
 
 // rsaField encodes pub as RFC 3110 section 2: exponent length, exponent, modulus.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
@@ -50,6 +51,12 @@ func setup(c *caddy.Controller) error {
 }
 
 func parse(c *caddy.Controller) (*IPSecOE, error) {
+	return parseCorefile(&c.Dispenser, c.ServerBlockKeys, dnsserver.GetConfig(c).Root)
+}
+
+// parseCorefile reads an ipsecoe block from d: the server block's keys give the default zones,
+// root the base of a relative key directory. The ipsecoe command reads Corefiles with it.
+func parseCorefile(c *caddyfile.Dispenser, serverKeys []string, root string) (*IPSecOE, error) {
 	p := &IPSecOE{ttl: defaultTTL, reload: defaultReload, opts: options{precedence: defaultPrecedence}}
 	i := 0
 	seen := map[string]int{}
@@ -62,7 +69,7 @@ func parse(c *caddy.Controller) (*IPSecOE, error) {
 		if err := checkZones(c, args); err != nil {
 			return nil, err
 		}
-		p.Zones = plugin.OriginsFromArgsOrServerBlock(args, c.ServerBlockKeys)
+		p.Zones = plugin.OriginsFromArgsOrServerBlock(args, serverKeys)
 		for c.NextBlock() {
 			if v := c.Val(); singleOptions[v] {
 				if line, twice := seen[v]; twice {
@@ -70,7 +77,7 @@ func parse(c *caddy.Controller) (*IPSecOE, error) {
 				}
 				seen[v] = c.Line()
 			}
-			if err := p.parseOption(c); err != nil {
+			if err := p.parseOption(c, root); err != nil {
 				return nil, err
 			}
 		}
@@ -94,7 +101,7 @@ func parse(c *caddy.Controller) (*IPSecOE, error) {
 // singleOptions may be given once in a block: a second one is a mistake, not an override.
 var singleOptions = map[string]bool{"keys": true, "reload": true, "ttl": true, "precedence": true, "fallthrough": true}
 
-func (p *IPSecOE) parseOption(c *caddy.Controller) error {
+func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 	switch v := c.Val(); v {
 	case "keys":
 		args := c.RemainingArgs()
@@ -106,7 +113,7 @@ func (p *IPSecOE) parseOption(c *caddy.Controller) error {
 			return c.Err("keys DIR must not be empty")
 		}
 		if !filepath.IsAbs(p.dir) {
-			p.dir = filepath.Join(dnsserver.GetConfig(c).Root, p.dir)
+			p.dir = filepath.Join(root, p.dir)
 		}
 	case "reload":
 		args := c.RemainingArgs()
@@ -200,7 +207,7 @@ func (p *IPSecOE) parseOption(c *caddy.Controller) error {
 	return nil
 }
 
-func uintArg(c *caddy.Controller, lo, hi uint64, what string) (uint64, error) {
+func uintArg(c *caddyfile.Dispenser, lo, hi uint64, what string) (uint64, error) {
 	args := c.RemainingArgs()
 	if len(args) != 1 {
 		return 0, c.ArgErr()
@@ -213,7 +220,7 @@ func uintArg(c *caddy.Controller, lo, hi uint64, what string) (uint64, error) {
 }
 
 // parseGateway reads "gateway PREFIX TARGET [PRECEDENCE]".
-func parseGateway(c *caddy.Controller) (gatewayConf, error) {
+func parseGateway(c *caddyfile.Dispenser) (gatewayConf, error) {
 	args := c.RemainingArgs()
 	if len(args) < 2 || len(args) > 3 {
 		return gatewayConf{}, c.ArgErr()
@@ -307,7 +314,7 @@ func overlapsZones(zone string, zones []string) bool {
 }
 
 // checkZones refuses zone arguments that CoreDNS's normalization would silently drop.
-func checkZones(c *caddy.Controller, args []string) error {
+func checkZones(c *caddyfile.Dispenser, args []string) error {
 	for _, z := range args {
 		if len(plugin.Host(z).NormalizeExact()) == 0 {
 			return c.Errf("not a valid zone: %q", z)
