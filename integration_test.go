@@ -1,7 +1,7 @@
 package ipsecoe
 
 // The integration test builds the real CoreDNS binary of cmd/coredns, serves a key directory
-// made from the shared test vectors and asks it with the real dig, over UDP and TCP. It checks
+// made from the test vectors and asks it with the real dig, over UDP and TCP. It checks
 // the RDATA bytes against the vectors, the header of every answer, truncation of a large
 // RRset, and that a private key in the directory never leaks into any answer.
 
@@ -34,8 +34,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// integVectorsDir is where CI puts the shared vectors: ../shared beside the repository.
-var integVectorsDir = filepath.Join("..", "shared", "vectors")
+// integVectorsDir holds the test vectors (testdata/README.md).
+var integVectorsDir = filepath.Join("testdata", "vectors")
 
 // integBuild holds the CoreDNS binary built for the integration tests. It is built the first
 // time a test asks for it (so other tests never pay for it) and removed when the last test
@@ -405,7 +405,7 @@ func integHexes(rrs []integRR, typ uint16) []string {
 func TestIntegration(t *testing.T) {
 	dig := needTool(t, "dig", "bind9-dnsutils")
 	if _, err := os.Stat(filepath.Join(integVectorsDir, "vectors.json")); err != nil {
-		t.Fatalf("test vectors: %v (CI clones ../shared beside the repository)", err)
+		t.Fatalf("test vectors: %v", err)
 	}
 
 	var vf integVectors
