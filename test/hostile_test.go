@@ -1,4 +1,4 @@
-package ipsecoe
+package test
 
 // TestHostile throws malformed and awkward traffic at the real CoreDNS binary over UDP and TCP
 // sockets on 127.0.0.1 — random datagrams, mutated queries, truncated headers, bad question
@@ -8,7 +8,6 @@ package ipsecoe
 // whole and correct, and the server must not panic or die.
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,12 +25,30 @@ import (
 // hostileSeed makes the random traffic the same on every run.
 const hostileSeed = 20261122
 
+const (
+	algEdDSA   = 4     // RFC 9373: the IPSECKEY algorithm of EdDSA keys
+	typeIPSECA = 65347 // the type the draft gives IPSECA
+)
+
+// longName is a name of exactly 255 octets on the wire: labels of x in front of suffix.
+func longName(suffix string) string {
+	name := suffix
+	for wire := len(suffix) + 1; wire < 255; {
+		n := min(63, 255-wire-1)
+		if rest := 255 - wire - (n + 1); rest == 1 { // a label cannot be empty
+			n--
+		}
+		name = strings.Repeat("x", n) + "." + name
+		wire += n + 1
+	}
+	return name
+}
+
 type hostileTarget struct {
 	addr   string
 	key    string // base64 of the Ed25519 key published at gw.example.com.
-	log    *integSyncBuffer
-	good   int // good queries asked
-	retrys int // UDP good queries that needed a second try
+	good   int    // good queries asked
+	retrys int    // UDP good queries that needed a second try
 }
 
 func hostileQuery(name string, qtype uint16) *dns.Msg {
@@ -212,27 +229,21 @@ func (h *hostileTarget) expectGood(t *testing.T, what string, req *dns.Msg, raw 
 }
 
 func TestHostile(t *testing.T) {
-	dig := needTool(t, "dig", "bind9-dnsutils")
-	bin := integCoreDNS(t)
 	start := time.Now()
 
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
-	writeFile(t, filepath.Join(keys, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
-	writeFile(t, filepath.Join(keys, "192.0.2.1.pem"), readVector(t, "keys/rsa2048.pub.pem"))
-	writeFile(t, filepath.Join(keys, "ns1-ecp256.crt"), readVector(t, "certs/ns1-ecp256.crt"))
-	edKeys, err := parseKeyFile(readVector(t, "keys/ed25519.pub.pem"))
-	if err != nil {
-		t.Fatal(err)
+	WriteFile(t, filepath.Join(keys, "gw.example.com.pem"), Vector(t, "keys/ed25519.pub.pem"))
+	WriteFile(t, filepath.Join(keys, "192.0.2.1.pem"), Vector(t, "keys/rsa2048.pub.pem"))
+	WriteFile(t, filepath.Join(keys, "ns1-ecp256.crt"), Vector(t, "certs/ns1-ecp256.crt"))
+	alg, edKey := LoadVectors(t).Key(t, "keys/ed25519.pub.pem")
+	if alg != algEdDSA {
+		t.Fatalf("the Ed25519 vector has algorithm %d, want %d", alg, algEdDSA)
 	}
-	s := integStart(t, bin, dig, dir, func(port string) string {
+	s := StartCoreDNS(t, dir, func(port string) string {
 		return fmt.Sprintf(".:%s {\n bind 127.0.0.1\n ipsecoe example.com 2.0.192.in-addr.arpa {\n  keys %s\n  reload 0\n  ipseca 500\n }\n}\n", port, keys)
 	})
-	h := &hostileTarget{
-		addr: net.JoinHostPort("127.0.0.1", s.port),
-		key:  base64.StdEncoding.EncodeToString(edKeys[0].field()),
-		log:  s.log,
-	}
+	h := &hostileTarget{addr: s.Addr(), key: edKey}
 	rng := rand.New(rand.NewPCG(hostileSeed, hostileSeed))
 	h.goodQuery(t, "before anything")
 
@@ -330,9 +341,9 @@ func TestHostile(t *testing.T) {
 
 	t.Run("long names", func(t *testing.T) {
 		for _, suffix := range []string{"example.com.", "2.0.192.in-addr.arpa."} {
-			name := fzLongName(suffix)
+			name := longName(suffix)
 			for _, proto := range []string{"udp", "tcp"} {
-				for _, qt := range []uint16{dns.TypeIPSECKEY, TypeIPSECA, dns.TypeANY} {
+				for _, qt := range []uint16{dns.TypeIPSECKEY, typeIPSECA, dns.TypeANY} {
 					req := hostileQuery(name, qt)
 					r, _, err := (&dns.Client{Net: proto, Timeout: 3 * time.Second}).Exchange(req, h.addr)
 					if err != nil {
@@ -347,7 +358,7 @@ func TestHostile(t *testing.T) {
 			}
 		}
 		// 256 octets: one more byte in the first label shorter than 63. It does not unpack: FORMERR.
-		req := hostileQuery(fzLongName("example.com."), dns.TypeIPSECKEY)
+		req := hostileQuery(longName("example.com."), dns.TypeIPSECKEY)
 		raw := hostilePack(t, req)
 		off := 12
 		for raw[off] == 63 {
@@ -545,7 +556,7 @@ func TestHostile(t *testing.T) {
 	// Still alive and well: one more of each, and nothing in the log about a panic.
 	h.goodQuery(t, "at the end")
 	h.goodQuery(t, "at the end")
-	if l := s.log.String(); strings.Contains(strings.ToLower(l), "panic") {
+	if l := s.Log.String(); strings.Contains(strings.ToLower(l), "panic") {
 		t.Errorf("the server logged a panic:\n%s", l)
 	}
 	t.Logf("%d good queries answered (%d UDP ones on a second try) in %v", h.good, h.retrys, time.Since(start).Round(time.Millisecond))
