@@ -81,9 +81,9 @@ func unbound(t *testing.T, tools Validators, corePort, anchorFile string) *Dig {
 	return NewDig(tools.Dig, ub.Port)
 }
 
-// valBlock is the server block of zone on port: dnssec with the zone's keys, then body.
+// valBlock is the server block of zone on port of 127.0.0.1: dnssec with the zone's keys, then body.
 func valBlock(zone, port string, k valKey, body string) string {
-	return fmt.Sprintf("%s:%s {\n    dnssec {\n        key file %s\n    }\n%s}\n", zone, port, strings.Join(k.files, " "), body)
+	return fmt.Sprintf("%s:%s {\n    bind 127.0.0.1\n    dnssec {\n        key file %s\n    }\n%s}\n", zone, port, strings.Join(k.files, " "), body)
 }
 
 // valZoneFile writes a zone file for the file plugin: SOA, NS and the given records.

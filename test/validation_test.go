@@ -217,7 +217,7 @@ func TestValidationForward(t *testing.T) {
 	bin := CoreDNS(t)
 	up := Start(t, 10*time.Second, func(port string) *exec.Cmd {
 		conf := filepath.Join(dir, "Corefile.upstream."+port)
-		WriteFile(t, conf, []byte("example.net:"+port+" {\n    file "+netZone+"\n}\n"))
+		WriteFile(t, conf, []byte("example.net:"+port+" {\n    bind 127.0.0.1\n    file "+netZone+"\n}\n"))
 		c := exec.Command(bin, "-conf", conf)
 		c.Dir = dir
 		return c
@@ -228,6 +228,7 @@ func TestValidationForward(t *testing.T) {
 	srv := StartCoreDNS(t, dir, func(port string) string {
 		k := s.keys[valFwd]
 		return ".:" + port + " {\n" +
+			"    bind 127.0.0.1\n" +
 			"    dnssec example.com {\n        key file " + strings.Join(k.files, " ") + "\n    }\n" +
 			strings.Replace(valIpsecoe(keys, ""), "ipsecoe {", "ipsecoe example.com {", 1) +
 			"    forward . " + up.Addr() + "\n" +
@@ -281,6 +282,7 @@ func TestValidationCache(t *testing.T) {
 	srv := StartCoreDNS(t, t.TempDir(), func(port string) string {
 		k := s.keys[valFwd]
 		return "example.com:" + port + " {\n" +
+			"    bind 127.0.0.1\n" +
 			"    cache 30\n" +
 			"    dnssec {\n        key file " + strings.Join(k.files, " ") + "\n    }\n" +
 			"    ipsecoe {\n" +
