@@ -31,7 +31,7 @@ import (
 )
 
 // fzAddFiles adds every regular file under dir as a seed. A missing directory fails the
-// test: the shared vectors are part of the test input, not optional.
+// test: the vectors are part of the test input, not optional.
 func fzAddFiles(f *testing.F, dir string) {
 	f.Helper()
 	n := 0

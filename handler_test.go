@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"github.com/coredns/coredns/request"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +11,8 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/coredns/coredns/request"
+	e2e "github.com/ipsecoe/ipsecoe/test"
 
 	"github.com/miekg/dns"
 )
@@ -21,33 +20,12 @@ import (
 // testKeyDir lays out vector keys under owner names, as an operator would.
 func testKeyDir(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	for dst, src := range map[string]string{
-		"192.0.2.1.pem":                "keys/rsa2048.pub.pem",
-		"192.0.2.254.der":              "keys/lsw_rsa_122269ea.pub.der",
-		"gw.example.com.pem":           "keys/ed25519.pub.pem",
-		"certs/ns1-ecp256.crt":         "certs/ns1-ecp256.crt",
-		"2001-db8--4.der":              "keys/ecp256.pub.der",
-		"_500.host.example.com.pem":    "keys/ed25519.pub.pem",
-		"_500.10.1.3.6.pem":            "keys/ed25519.pub.pem",
-		"outside.example.net.pem":      "keys/ed25519.pub.pem",
-		".hidden/192.0.2.99.pem":       "keys/ed25519.pub.pem",
-		"bad/private-ecp256.pkcs8.pem": "bad/private-ecp256.pkcs8.pem",
-		"bad/truncated.pub.pem":        "bad/truncated.pub.pem",
-	} {
-		writeFile(t, filepath.Join(dir, dst), readVector(t, src))
-	}
-	return dir
+	return e2e.VectorKeys(t, e2e.OperatorLayout())
 }
 
 func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e2e.WriteFile(t, path, data)
 }
 
 // newTestPlugin parses a Corefile block for dir and loads the keys once.

@@ -2,10 +2,13 @@ package ipsecoe
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -70,13 +73,16 @@ func TestIndexRecords(t *testing.T) {
 }
 
 // TestIndexAnswersOutliveIt checks that records taken from an index stay whole after the
-// index is gone and its off-heap block unmapped: answers must copy what they take.
+// index is gone and its off-heap block unmapped: answers must copy what they take. It
+// waits until the block is seen unmapped, so that it fails too when nothing frees it.
 func TestIndexAnswersOutliveIt(t *testing.T) {
 	p := newTestPlugin(t, testKeyDir(t), "")
 	var rrs []dns.RR
+	var block uintptr // the start of the index's off-heap block: its blob is placed first
 	want := ""
 	func() {
 		ix := p.idx.Load()
+		block = addrOf(ix.blob)
 		for _, name := range []string{"1.2.0.192.in-addr.arpa.", "_53.1.2.0.192.in-addr.arpa.", "gw.example.com."} {
 			n, _ := ix.lookup(name)
 			rrs = n.appendIPSECKEY(rrs, name, 300)
@@ -89,9 +95,24 @@ func TestIndexAnswersOutliveIt(t *testing.T) {
 	if len(rrs) < 3 {
 		t.Fatalf("%d records, want 3 at least", len(rrs))
 	}
+	mapped, ok := mappedAt(t, block)
+	if !ok {
+		t.Log("no /proc/self/maps: whether the block is unmapped cannot be seen here")
+	} else if !mapped {
+		t.Fatalf("the index's block at %#x is not mapped while the index lives", block)
+	}
 	p.idx.Store(nil)
-	for range 3 {
-		runtime.GC() // runs the cleanup that unmaps the block
+	// The cleanup that unmaps the block runs in a goroutine of its own after a collection
+	// finds the index unreachable: collect until the block is gone, for 5 s at most.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		runtime.GC()
+		if mapped, ok := mappedAt(t, block); !ok || !mapped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the index's block at %#x is still mapped 5 s after the index went", block)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	got := ""
 	for _, rr := range rrs {
@@ -100,6 +121,30 @@ func TestIndexAnswersOutliveIt(t *testing.T) {
 	if got != want || strings.Count(got, "\n") != len(rrs) {
 		t.Errorf("records changed after their index went:\n%s\nwant\n%s", got, want)
 	}
+}
+
+// mappedAt reports whether addr is in a mapping of the process, from /proc/self/maps; ok
+// is false where the system has no such file.
+func mappedAt(t *testing.T, addr uintptr) (mapped, ok bool) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return false, false
+	}
+	for line := range strings.Lines(string(b)) {
+		// "start-end perms offset dev inode path", the addresses in hex.
+		lo, rest, _ := strings.Cut(line, "-")
+		hi, _, _ := strings.Cut(rest, " ")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("/proc/self/maps: bad line %q", line)
+		}
+		if uint64(addr) >= start && uint64(addr) < end {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // TestOffHeapAligned checks that a large block starts on a huge page boundary and that

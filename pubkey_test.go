@@ -266,8 +266,8 @@ func readTestdata(t testing.TB, name string) []byte {
 	return b
 }
 
-// vectorsDir is ../shared/vectors: keys and their record bytes checked by other tools.
-var vectorsDir = filepath.Join("..", "shared", "vectors")
+// vectorsDir holds keys and the record bytes other tools confirmed for them (testdata/README.md).
+var vectorsDir = filepath.Join("testdata", "vectors")
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()

@@ -1,6 +1,7 @@
 package ipsecoe
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
+
+	"github.com/miekg/dns"
 )
 
 func dur(d time.Duration) *time.Duration { return &d }
@@ -384,7 +387,12 @@ func TestSetupRegistered(t *testing.T) {
 			t.Errorf("Test %d: expected 1 plugin added, got %d", i, len(cfg.Plugin))
 			continue
 		}
-		next := plugin.HandlerFunc(nil)
+		// A handler that records its call: the plugin's Next must be this one.
+		called := false
+		next := plugin.HandlerFunc(func(context.Context, dns.ResponseWriter, *dns.Msg) (int, error) {
+			called = true
+			return dns.RcodeSuccess, nil
+		})
 		h, ok := cfg.Plugin[0](next).(*IPSecOE)
 		if !ok {
 			t.Errorf("Test %d: expected the handler to be *IPSecOE, got %T", i, cfg.Plugin[0](next))
@@ -395,6 +403,8 @@ func TestSetupRegistered(t *testing.T) {
 		}
 		if h.Next == nil {
 			t.Errorf("Test %d: expected Next to be set by the plugin closure", i)
+		} else if h.Next.ServeDNS(context.Background(), nil, nil); !called {
+			t.Errorf("Test %d: expected Next to be the handler given to the plugin closure, got %T", i, h.Next)
 		}
 		if !slices.Equal(h.Zones, []string{"example.org."}) || h.ttl != 60 || h.dir != "/k" {
 			t.Errorf("Test %d: unexpected handler zones %q, ttl %d, dir %q", i, h.Zones, h.ttl, h.dir)

@@ -11,7 +11,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// vector is one case of ../shared/vectors/vectors.json.
+// vector is one case of testdata/vectors/vectors.json.
 type vector struct {
 	ID          string `json:"id"`
 	RRType      string `json:"rrtype"`

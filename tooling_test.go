@@ -179,7 +179,7 @@ func toolStrings(rrs []toolRecord) []string {
 	return out
 }
 
-// toolKeyDir is a key directory of the shared vectors (bare keys, PEM and DER, and a
+// toolKeyDir is a key directory of the test vectors (bare keys, PEM and DER, and a
 // certificate), Libreswan showhostkey text and an explicit IPSECA owner.
 func toolKeyDir(t *testing.T) string {
 	t.Helper()

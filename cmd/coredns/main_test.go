@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 )
 
@@ -99,14 +98,5 @@ func TestDirectivesNoMinimal(t *testing.T) {
 			}()
 			directives(in)
 		}()
-	}
-}
-
-func TestAppVersion(t *testing.T) {
-	if !strings.Contains(caddy.AppVersion, "+ipsecoe-") {
-		t.Errorf("Expected caddy.AppVersion to contain %q, got %q", "+ipsecoe-", caddy.AppVersion)
-	}
-	if !strings.HasSuffix(caddy.AppVersion, "+ipsecoe-"+version) {
-		t.Errorf("Expected caddy.AppVersion to end in %q, got %q", "+ipsecoe-"+version, caddy.AppVersion)
 	}
 }

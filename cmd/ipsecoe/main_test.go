@@ -1,7 +1,7 @@
 package main
 
 // The tests of the ipsecoe command call run directly, with the repository's key fixtures
-// and the shared test vectors (../shared/vectors beside the repository): check on good and
+// and the test vectors (testdata/vectors): check on good and
 // bad directories, its JSON form and gateway lines from a Corefile, usage errors, the zone
 // text of records against the vectors' RDATA, and anchor against dnssec-keygen's keys and
 // dnssec-dsfromkey. The tests that need the CoreDNS binary and real validators are in the
@@ -30,8 +30,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// vectorsDir is where CI puts the shared vectors: ../shared beside the repository.
-var vectorsDir = filepath.Join("..", "..", "..", "shared", "vectors")
+// vectorsDir holds the test vectors, seen from this package's directory (testdata/README.md).
+var vectorsDir = filepath.Join("..", "..", "testdata", "vectors")
 
 // repoDir is the repository root, seen from this package's directory.
 var repoDir = filepath.Join("..", "..")
@@ -84,7 +84,7 @@ func readVector(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(vectorsDir, name))
 	if err != nil {
-		t.Fatalf("vector %s: %v (CI clones ../shared beside the repository)", name, err)
+		t.Fatalf("vector %s: %v", name, err)
 	}
 	return b
 }
@@ -115,7 +115,7 @@ func runCmd(args ...string) cmdResult {
 	return cmdResult{code, out.String(), errb.String()}
 }
 
-// goodFiles is a key directory of public keys only: the shared vectors and Libreswan
+// goodFiles is a key directory of public keys only: the test vectors and Libreswan
 // showhostkey output, each under a name the file name rule reads as an owner.
 var goodFiles = map[string]string{
 	"192.0.2.1.pem":              "v:keys/rsa2048.pub.pem",

@@ -1,4 +1,4 @@
-package ipsecoe
+package test
 
 // TestSizeRSA4096RRset serves one RRset of eight RSA-4096 keys (testdata/keys/rsa4096x8.pem,
 // public keys made with openssl) from the real binary and checks how it travels: whole over
@@ -8,8 +8,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
-	"net"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -19,39 +19,41 @@ import (
 )
 
 func TestSizeRSA4096RRset(t *testing.T) {
-	dig := needTool(t, "dig", "bind9-dnsutils")
 	const owner = "big.example.com."
 
 	// The eight keys and the RDATA each must have: IPSECKEY 10 0 2 . KEY.
-	pemData := readTestdata(t, "keys/rsa4096x8.pem")
-	keys, err := parseKeyFile(pemData)
-	if err != nil {
-		t.Fatal(err)
+	pemData := Testdata(t, "keys/rsa4096x8.pem")
+	var spkis [][]byte
+	for rest := pemData; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		spkis = append(spkis, b.Bytes)
 	}
-	if len(keys) != 8 {
-		t.Fatalf("rsa4096x8.pem: %d keys, want 8", len(keys))
+	if len(spkis) != 8 {
+		t.Fatalf("rsa4096x8.pem: %d keys, want 8", len(spkis))
 	}
 	var want []string
-	for i, k := range keys {
-		pub, err := x509.ParsePKIXPublicKey(k.spki)
+	for i, spki := range spkis {
+		pub, err := x509.ParsePKIXPublicKey(spki)
 		rk, ok := pub.(*rsa.PublicKey)
 		if err != nil || !ok || rk.N.BitLen() != 4096 {
 			t.Fatalf("rsa4096x8.pem: key %d is not RSA-4096", i)
 		}
-		want = append(want, integRSAHostKey(t, rk))
+		want = append(want, RSAHostKey(t, rk))
 	}
 	slices.Sort(want)
 	if len(slices.Compact(slices.Clone(want))) != 8 {
 		t.Fatal("rsa4096x8.pem: the keys are not distinct")
 	}
 
-	bin := integCoreDNS(t)
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "keys", "big.example.com.pem"), pemData)
-	s := integStart(t, bin, dig, dir, func(port string) string {
+	WriteFile(t, filepath.Join(dir, "keys", "big.example.com.pem"), pemData)
+	s := StartCoreDNS(t, dir, func(port string) string {
 		return fmt.Sprintf(".:%s {\n bind 127.0.0.1\n ipsecoe example.com {\n  keys %s\n  reload 0\n }\n}\n", port, filepath.Join(dir, "keys"))
 	})
-	addr := net.JoinHostPort("127.0.0.1", s.port)
+	addr := s.Addr()
 	raw := &hostileTarget{addr: addr}
 
 	// query asks over proto; bufsize 0 means no EDNS. The client's UDPSize is large, so a
@@ -81,7 +83,7 @@ func TestSizeRSA4096RRset(t *testing.T) {
 				t.Errorf("%s: unexpected answer %v", what, rr)
 				continue
 			}
-			out = append(out, hex.EncodeToString(rdata(t, rr)))
+			out = append(out, hex.EncodeToString(RDATA(t, rr)))
 		}
 		slices.Sort(out)
 		return out

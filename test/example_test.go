@@ -1,4 +1,4 @@
-package ipsecoe
+package test
 
 import (
 	"context"
@@ -8,34 +8,26 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // TestExample runs examples/Corefile, as shipped, in the real binary (only its port and
 // the key directory's path are changed) and checks that it answers for its reverse zone,
 // its IPv6 prefix and its forward zone, and that every example key loads.
 func TestExample(t *testing.T) {
-	dig := needTool(t, "dig", "bind9-dnsutils")
-	bin := integCoreDNS(t)
-	conf, err := os.ReadFile(filepath.Join("examples", "Corefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := filepath.Abs(filepath.Join("examples", "keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dig := NeedTool(t, "dig", "bind9-dnsutils")
+	conf := ReadFile(t, "examples", "Corefile")
+	keys := Repo("examples", "keys")
 	for _, want := range []string{".:15353 {", "keys examples/keys", "bind 127.0.0.1 ::1"} {
 		if !strings.Contains(string(conf), want) {
 			t.Fatalf("examples/Corefile no longer has %q", want)
 		}
 	}
-	s := integStart(t, bin, dig, t.TempDir(), func(port string) string {
+	s := StartCoreDNS(t, t.TempDir(), func(port string) string {
 		c := strings.Replace(string(conf), ".:15353 {", ".:"+port+" {", 1)
 		c = strings.Replace(c, "keys examples/keys", "keys "+keys, 1)
 		return strings.Replace(c, "bind 127.0.0.1 ::1", "bind 127.0.0.1", 1)
 	})
+	d := NewDig(dig, s.Port)
 
 	tests := []struct {
 		name, qtype string
@@ -52,25 +44,25 @@ func TestExample(t *testing.T) {
 		{"_500.1.2.0.192.in-addr.arpa.", "TYPE65347", 1, "030101"},
 	}
 	for i, tc := range tests {
-		a := s.query(t, "udp", tc.name, tc.qtype)
-		ans := a.sections["ANSWER"]
-		if a.status != "NOERROR" || !a.flag("aa") || len(ans) != tc.n {
-			t.Errorf("Test %d: %s %s: %s, %d answers\n%s", i, tc.name, tc.qtype, a.status, len(ans), a.raw)
+		a := d.Query(t, "udp", tc.name, tc.qtype)
+		ans := a.Sections["ANSWER"]
+		if a.Status != "NOERROR" || !a.Flag("aa") || len(ans) != tc.n {
+			t.Errorf("Test %d: %s %s: %s, %d answers\n%s", i, tc.name, tc.qtype, a.Status, len(ans), a.Raw)
 			continue
 		}
-		if want, _ := dns.StringToType[strings.Replace(tc.qtype, "TYPE65347", "IPSECA", 1)]; ans[0].typ != want || !strings.HasPrefix(ans[0].hex, tc.prefix) {
-			t.Errorf("Test %d: %s: type %d rdata %s, want type %d starting %s", i, tc.name, ans[0].typ, ans[0].hex, want, tc.prefix)
+		if want := Type(t, tc.qtype); ans[0].Type != want || !strings.HasPrefix(ans[0].Hex, tc.prefix) {
+			t.Errorf("Test %d: %s: type %d rdata %s, want type %d starting %s", i, tc.name, ans[0].Type, ans[0].Hex, want, tc.prefix)
 		}
 	}
-	if strings.Contains(s.log.String(), "[ERROR]") {
-		t.Errorf("the example keys do not all load:\n%s", s.log.String())
+	if strings.Contains(s.Log.String(), "[ERROR]") {
+		t.Errorf("the example keys do not all load:\n%s", s.Log.String())
 	}
 }
 
 // TestBadCorefileRefused checks that the real binary refuses to start on a bad option,
 // naming the Corefile line, rather than serving half-configured.
 func TestBadCorefileRefused(t *testing.T) {
-	bin := integCoreDNS(t)
+	bin := CoreDNS(t)
 	dir := t.TempDir()
 	tests := []struct{ conf, want string }{
 		{".:0 {\n  ipsecoe example.com {\n    keys " + dir + "\n    ttl 7200\n  }\n}\n", "Corefile:4 - Error during parsing: ttl must be in range [1, 3600]"},

@@ -1,10 +1,7 @@
-package ipsecoe
+package test
 
 import (
-	"bytes"
-	"encoding/base64"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,56 +17,41 @@ import (
 // complete new RRset, with no SERVFAIL and no timeout, and each new set must be served
 // within the reload interval plus one second of its swap.
 func TestSwapUnderLoad(t *testing.T) {
-	dig := needTool(t, "dig", "bind9-dnsutils")
-	bin := integCoreDNS(t)
 	const (
 		reload   = 200 * time.Millisecond
 		interval = 1200 * time.Millisecond
 		swaps    = 10
 		workers  = 4
 	)
-	sets := [2][]byte{
-		bytes.Join([][]byte{readVector(t, "keys/rsa2048.pub.pem"), readVector(t, "keys/ecp256.pub.pem")}, nil),
-		bytes.Join([][]byte{readVector(t, "keys/ed25519.pub.pem"), readVector(t, "keys/lsw_rsa_122269ea.pub.pem"), readVector(t, "keys/ecp256.pub.pem")}, nil),
+	// The two sets of keys gw.example.com has in turn, and the RRset each must give, made
+	// from the key fields of the vectors.
+	vf := LoadVectors(t)
+	files := [2][]string{
+		{"keys/rsa2048.pub.pem", "keys/ecp256.pub.pem"},
+		{"keys/ed25519.pub.pem", "keys/lsw_rsa_122269ea.pub.pem", "keys/ecp256.pub.pem"},
 	}
-	want := [2]string{}
-	for i, data := range sets {
-		keys, err := parseKeyFile(data)
-		if err != nil {
-			t.Fatal(err)
-		}
+	var sets [2][]byte
+	var want [2]string
+	for i, list := range files {
 		var recs []string
-		for _, k := range keys {
-			recs = append(recs, ipseckey("gw.example.com.", 0, &ipseckeyData{precedence: 10, algorithm: k.algorithm, publicKey: base64.StdEncoding.EncodeToString(k.field())}).String())
+		for _, f := range list {
+			sets[i] = append(sets[i], Vector(t, f)...)
+			alg, key := vf.Key(t, f)
+			recs = append(recs, (&dns.IPSECKEY{
+				Hdr:        dns.RR_Header{Name: "gw.example.com.", Rrtype: dns.TypeIPSECKEY, Class: dns.ClassINET},
+				Precedence: 10, GatewayType: 0, Algorithm: alg, GatewayHost: ".", PublicKey: key,
+			}).String())
 		}
 		want[i] = canonical(recs)
 	}
+	content := func(set int) map[string][]byte {
+		return map[string][]byte{"gw.example.com.pem": sets[set], "192.0.2.1.pem": Vector(t, "keys/rsa2048.pub.pem")}
+	}
 
 	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys")
-	must(t, os.MkdirAll(keys, 0o755))
-	stamp := 0
-	swap := func(set int) {
-		stamp++
-		ts := fmt.Sprintf("..2026_11_22_%06d", stamp)
-		writeFile(t, filepath.Join(keys, ts, "gw.example.com.pem"), sets[set])
-		writeFile(t, filepath.Join(keys, ts, "192.0.2.1.pem"), readVector(t, "keys/rsa2048.pub.pem"))
-		for _, name := range []string{"gw.example.com.pem", "192.0.2.1.pem"} {
-			if _, err := os.Lstat(filepath.Join(keys, name)); err != nil {
-				must(t, os.Symlink(filepath.Join("..data", name), filepath.Join(keys, name)))
-			}
-		}
-		old, _ := os.Readlink(filepath.Join(keys, "..data"))
-		must(t, os.Symlink(ts, filepath.Join(keys, "..data_tmp")))
-		must(t, os.Rename(filepath.Join(keys, "..data_tmp"), filepath.Join(keys, "..data")))
-		if old != "" {
-			must(t, os.RemoveAll(filepath.Join(keys, old))) // the kubelet removes the old folder
-		}
-	}
-	swap(0)
-
-	s := integStart(t, bin, dig, dir, func(port string) string {
-		return fmt.Sprintf(".:%s {\n bind 127.0.0.1\n ipsecoe example.com {\n  keys %s\n  reload %s\n }\n}\n", port, keys, reload)
+	keys := NewKeyDir(t, filepath.Join(dir, "keys"), content(0))
+	s := StartCoreDNS(t, dir, func(port string) string {
+		return fmt.Sprintf(".:%s {\n bind 127.0.0.1\n ipsecoe example.com {\n  keys %s\n  reload %s\n }\n}\n", port, keys.Path, reload)
 	})
 
 	type result struct {
@@ -98,7 +80,7 @@ func TestSwapUnderLoad(t *testing.T) {
 				default:
 				}
 				r := result{sent: time.Now(), set: -1}
-				resp, _, err := c.Exchange(m, "127.0.0.1:"+s.port)
+				resp, _, err := c.Exchange(m, s.Addr())
 				r.got = time.Now()
 				switch {
 				case err != nil:
@@ -130,7 +112,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	swapTimes := []time.Time{}
 	for i := 1; i <= swaps; i++ {
 		time.Sleep(interval)
-		swap(i % 2)
+		keys.Swap(content(i % 2))
 		swapTimes = append(swapTimes, time.Now())
 	}
 	time.Sleep(interval)
@@ -171,6 +153,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	}
 }
 
+// canonical joins records in a fixed order, so that RRsets compare as strings.
 func canonical(recs []string) string {
 	sort.Strings(recs)
 	return strings.Join(recs, "\n")

@@ -1,11 +1,9 @@
-package ipsecoe
+package test
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,42 +27,28 @@ func soakDuration(t *testing.T) time.Duration {
 // TestSoak keeps the real binary under bounded load while the key directory is swapped every
 // second, and checks that no query fails and that the goroutine count and resident memory
 // stay flat from the first sixth of the run to the end. Full length:
-// IPSECOE_SOAK=60s go test -run TestSoak -v .
+// IPSECOE_SOAK=60s go test -run TestSoak -v ./test
 func TestSoak(t *testing.T) {
-	dig := needTool(t, "dig", "bind9-dnsutils")
-	bin := integCoreDNS(t)
 	total := soakDuration(t)
 	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys")
-	sets := [][]byte{readVector(t, "keys/rsa2048.pub.pem"), readVector(t, "keys/ed25519.pub.pem")}
-	stamp := 0
+	sets := [][]byte{Vector(t, "keys/rsa2048.pub.pem"), Vector(t, "keys/ed25519.pub.pem")}
+	stamp := 1
+	content := func() map[string][]byte {
+		return map[string][]byte{"gw.example.com.pem": sets[stamp%2], "2001-db8--4.pem": Vector(t, "keys/ecp256.pub.pem")}
+	}
+	keys := NewKeyDir(t, filepath.Join(dir, "keys"), content())
 	swap := func() {
 		stamp++
-		ts := fmt.Sprintf("..2026_11_22_%06d", stamp)
-		writeFile(t, filepath.Join(keys, ts, "gw.example.com.pem"), sets[stamp%2])
-		writeFile(t, filepath.Join(keys, ts, "2001-db8--4.pem"), readVector(t, "keys/ecp256.pub.pem"))
-		for _, name := range []string{"gw.example.com.pem", "2001-db8--4.pem"} {
-			if _, err := os.Lstat(filepath.Join(keys, name)); err != nil {
-				must(t, os.Symlink(filepath.Join("..data", name), filepath.Join(keys, name)))
-			}
-		}
-		old, _ := os.Readlink(filepath.Join(keys, "..data"))
-		must(t, os.Symlink(ts, filepath.Join(keys, "..data_tmp")))
-		must(t, os.Rename(filepath.Join(keys, "..data_tmp"), filepath.Join(keys, "..data")))
-		if old != "" {
-			must(t, os.RemoveAll(filepath.Join(keys, old)))
-		}
+		keys.Swap(content())
 	}
-	must(t, os.MkdirAll(keys, 0o755))
-	swap()
 	var metricsPort string
-	s := integStart(t, bin, dig, dir, func(port string) string {
-		metricsPort = integFreePort(t)
-		return fmt.Sprintf(".:%s {\n bind 127.0.0.1\n prometheus 127.0.0.1:%s\n ipsecoe example.com 8.b.d.0.1.0.0.2.ip6.arpa {\n  keys %s\n  reload 250ms\n  gateway 2001:db8:1::/64 2001:db8::4\n }\n}\n", port, metricsPort, keys)
+	s := StartCoreDNS(t, dir, func(port string) string {
+		metricsPort = FreePort(t)
+		return fmt.Sprintf(".:%s {\n bind 127.0.0.1\n prometheus 127.0.0.1:%s\n ipsecoe example.com 8.b.d.0.1.0.0.2.ip6.arpa {\n  keys %s\n  reload 250ms\n  gateway 2001:db8:1::/64 2001:db8::4\n }\n}\n", port, metricsPort, keys.Path)
 	})
 	sample := func() (goroutines, rss float64) {
-		m := fetch(t, "http://127.0.0.1:"+metricsPort+"/metrics")
-		return metricValue(t, m, "go_goroutines"), metricValue(t, m, "process_resident_memory_bytes")
+		m := Fetch(t, "http://127.0.0.1:"+metricsPort+"/metrics")
+		return MetricValue(t, m, "go_goroutines"), MetricValue(t, m, "process_resident_memory_bytes")
 	}
 
 	var sent, failed atomic.Int64
@@ -85,7 +69,7 @@ func TestSoak(t *testing.T) {
 				m := new(dns.Msg)
 				m.SetQuestion(names[n%len(names)], dns.TypeIPSECKEY)
 				m.SetEdns0(4096, false)
-				resp, _, err := c.Exchange(m, "127.0.0.1:"+s.port)
+				resp, _, err := c.Exchange(m, s.Addr())
 				sent.Add(1)
 				if err != nil || resp.Rcode == dns.RcodeServerFailure || resp.Rcode == dns.RcodeRefused {
 					failed.Add(1)
@@ -124,17 +108,4 @@ func TestSoak(t *testing.T) {
 	if sent.Load() < 1000 {
 		t.Errorf("only %d queries sent", sent.Load())
 	}
-}
-
-func metricValue(t *testing.T, text, name string) float64 {
-	t.Helper()
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` ([0-9.e+]+)$`).FindStringSubmatch(text)
-	if m == nil {
-		t.Fatalf("metric %s not found", name)
-	}
-	v, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }

@@ -1,4 +1,4 @@
-package ipsecoe
+package test
 
 // TestHostile throws malformed and awkward traffic at the real CoreDNS binary over UDP and TCP
 // sockets on 127.0.0.1 — random datagrams, mutated queries, truncated headers, bad question
@@ -8,7 +8,6 @@ package ipsecoe
 // whole and correct, and the server must not panic or die.
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,213 +25,22 @@ import (
 // hostileSeed makes the random traffic the same on every run.
 const hostileSeed = 20261122
 
-type hostileTarget struct {
-	addr   string
-	key    string // base64 of the Ed25519 key published at gw.example.com.
-	log    *integSyncBuffer
-	good   int // good queries asked
-	retrys int // UDP good queries that needed a second try
-}
-
-func hostileQuery(name string, qtype uint16) *dns.Msg {
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	m.RecursionDesired = false
-	return m
-}
-
-func hostilePack(t *testing.T, m *dns.Msg) []byte {
-	t.Helper()
-	b, err := m.Pack()
-	if err != nil {
-		t.Fatalf("packing %v: %v", m.Question, err)
-	}
-	return b
-}
-
-// checkGood checks a reply to IPSECKEY gw.example.com.: exactly the one Ed25519 record.
-func (h *hostileTarget) checkGood(req, r *dns.Msg) error {
-	if r.Id != req.Id || !r.Response || r.Rcode != dns.RcodeSuccess || !r.Authoritative || r.Truncated {
-		return fmt.Errorf("bad header: id %d (want %d) rcode %s aa %v tc %v", r.Id, req.Id, dns.RcodeToString[r.Rcode], r.Authoritative, r.Truncated)
-	}
-	if len(r.Question) != 1 || r.Question[0] != req.Question[0] {
-		return fmt.Errorf("question %v, want %v", r.Question, req.Question)
-	}
-	if len(r.Answer) != 1 {
-		return fmt.Errorf("%d answers, want 1:\n%v", len(r.Answer), r)
-	}
-	k, ok := r.Answer[0].(*dns.IPSECKEY)
-	if !ok || k.Hdr.Name != "gw.example.com." || k.Precedence != 10 || k.GatewayType != 0 || k.Algorithm != algEdDSA || k.PublicKey != h.key {
-		return fmt.Errorf("wrong answer %v, want the Ed25519 key %s", r.Answer[0], h.key)
-	}
-	return nil
-}
-
-// goodQuery asks IPSECKEY gw.example.com. with miekg's client, over UDP and TCP in turn.
-// A UDP query gets up to three tries of 1.5 s (a burst may have filled the socket buffer);
-// TCP gets one of 3 s.
-func (h *hostileTarget) goodQuery(t *testing.T, when string) {
-	t.Helper()
-	h.good++
-	proto := "udp"
-	if h.good%2 == 0 {
-		proto = "tcp"
-	}
-	req := hostileQuery("gw.example.com.", dns.TypeIPSECKEY)
-	c := &dns.Client{Net: proto, Timeout: 1500 * time.Millisecond}
-	tries := 3
-	if proto == "tcp" {
-		c.Timeout, tries = 3*time.Second, 1
-	}
-	var err error
-	for try := 1; try <= tries; try++ {
-		var r *dns.Msg
-		r, _, err = c.Exchange(req, h.addr)
-		if err == nil {
-			if try > 1 {
-				h.retrys++
-			}
-			if cerr := h.checkGood(req, r); cerr != nil {
-				t.Fatalf("%s: good query over %s: %v", when, proto, cerr)
-			}
-			return
-		}
-	}
-	t.Fatalf("%s: good query over %s not answered: %v", when, proto, err)
-}
-
-// udpSend sends payload in one datagram and waits up to wait for one reply (nil if none).
-func (h *hostileTarget) udpSend(t *testing.T, payload []byte, wait time.Duration) []byte {
-	t.Helper()
-	c, err := net.Dial("udp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write(payload); err != nil {
-		t.Fatalf("udp write: %v", err)
-	}
-	if wait == 0 {
-		return nil
-	}
-	c.SetReadDeadline(time.Now().Add(wait))
-	buf := make([]byte, 65535)
-	n, err := c.Read(buf)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil
-		}
-		t.Fatalf("udp read: %v (is the server still there?)", err)
-	}
-	return buf[:n]
-}
-
-func (h *hostileTarget) tcpDial(t *testing.T) net.Conn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", h.addr, 3*time.Second)
-	if err != nil {
-		t.Fatalf("tcp dial: %v", err)
-	}
-	return c
-}
-
-// tcpRead reads one length-prefixed message; nil with the error on timeout or close.
-func tcpRead(c net.Conn, wait time.Duration) ([]byte, error) {
-	c.SetReadDeadline(time.Now().Add(wait))
-	var l [2]byte
-	if _, err := io.ReadFull(c, l[:]); err != nil {
-		return nil, err
-	}
-	msg := make([]byte, binary.BigEndian.Uint16(l[:]))
-	if _, err := io.ReadFull(c, msg); err != nil {
-		return nil, err
-	}
-	return msg, nil
-}
-
-func tcpFrame(msg []byte) []byte {
-	return append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...)
-}
-
-// tcpSend sends the chunks with a pause between them and waits up to wait for one reply.
-func (h *hostileTarget) tcpSend(t *testing.T, chunks [][]byte, pause, wait time.Duration) []byte {
-	t.Helper()
-	c := h.tcpDial(t)
-	defer c.Close()
-	for i, ch := range chunks {
-		if i > 0 && pause > 0 {
-			time.Sleep(pause)
-		}
-		if _, err := c.Write(ch); err != nil {
-			// The server may close a connection it has given up on; only log it.
-			t.Logf("tcp write of chunk %d: %v", i, err)
-			return nil
-		}
-	}
-	if wait == 0 {
-		return nil
-	}
-	b, _ := tcpRead(c, wait)
-	return b
-}
-
-// expectFormErr checks that raw is a FORMERR reply to the query with id.
-func expectFormErr(t *testing.T, what string, id uint16, raw []byte) {
-	t.Helper()
-	if raw == nil {
-		t.Errorf("%s: no reply, want FORMERR", what)
-		return
-	}
-	if len(raw) < 12 {
-		t.Errorf("%s: reply of %d bytes", what, len(raw))
-		return
-	}
-	gotID, flags := binary.BigEndian.Uint16(raw), binary.BigEndian.Uint16(raw[2:])
-	if gotID != id || flags&0x8000 == 0 || int(flags&0xf) != dns.RcodeFormatError {
-		t.Errorf("%s: reply id %d flags %04x, want id %d, QR and FORMERR", what, gotID, flags, id)
-	}
-}
-
-// expectGood unpacks a reply to req and checks it is the good answer.
-func (h *hostileTarget) expectGood(t *testing.T, what string, req *dns.Msg, raw []byte) {
-	t.Helper()
-	if raw == nil {
-		t.Errorf("%s: no reply", what)
-		return
-	}
-	r := new(dns.Msg)
-	if err := r.Unpack(raw); err != nil {
-		t.Errorf("%s: reply does not unpack: %v", what, err)
-		return
-	}
-	if err := h.checkGood(req, r); err != nil {
-		t.Errorf("%s: %v", what, err)
-	}
-}
-
 func TestHostile(t *testing.T) {
-	dig := needTool(t, "dig", "bind9-dnsutils")
-	bin := integCoreDNS(t)
 	start := time.Now()
 
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
-	writeFile(t, filepath.Join(keys, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
-	writeFile(t, filepath.Join(keys, "192.0.2.1.pem"), readVector(t, "keys/rsa2048.pub.pem"))
-	writeFile(t, filepath.Join(keys, "ns1-ecp256.crt"), readVector(t, "certs/ns1-ecp256.crt"))
-	edKeys, err := parseKeyFile(readVector(t, "keys/ed25519.pub.pem"))
-	if err != nil {
-		t.Fatal(err)
+	WriteFile(t, filepath.Join(keys, "gw.example.com.pem"), Vector(t, "keys/ed25519.pub.pem"))
+	WriteFile(t, filepath.Join(keys, "192.0.2.1.pem"), Vector(t, "keys/rsa2048.pub.pem"))
+	WriteFile(t, filepath.Join(keys, "ns1-ecp256.crt"), Vector(t, "certs/ns1-ecp256.crt"))
+	alg, edKey := LoadVectors(t).Key(t, "keys/ed25519.pub.pem")
+	if alg != algEdDSA {
+		t.Fatalf("the Ed25519 vector has algorithm %d, want %d", alg, algEdDSA)
 	}
-	s := integStart(t, bin, dig, dir, func(port string) string {
+	s := StartCoreDNS(t, dir, func(port string) string {
 		return fmt.Sprintf(".:%s {\n bind 127.0.0.1\n ipsecoe example.com 2.0.192.in-addr.arpa {\n  keys %s\n  reload 0\n  ipseca 500\n }\n}\n", port, keys)
 	})
-	h := &hostileTarget{
-		addr: net.JoinHostPort("127.0.0.1", s.port),
-		key:  base64.StdEncoding.EncodeToString(edKeys[0].field()),
-		log:  s.log,
-	}
+	h := &hostileTarget{addr: s.Addr(), key: edKey}
 	rng := rand.New(rand.NewPCG(hostileSeed, hostileSeed))
 	h.goodQuery(t, "before anything")
 
@@ -330,9 +138,9 @@ func TestHostile(t *testing.T) {
 
 	t.Run("long names", func(t *testing.T) {
 		for _, suffix := range []string{"example.com.", "2.0.192.in-addr.arpa."} {
-			name := fzLongName(suffix)
+			name := longName(suffix)
 			for _, proto := range []string{"udp", "tcp"} {
-				for _, qt := range []uint16{dns.TypeIPSECKEY, TypeIPSECA, dns.TypeANY} {
+				for _, qt := range []uint16{dns.TypeIPSECKEY, typeIPSECA, dns.TypeANY} {
 					req := hostileQuery(name, qt)
 					r, _, err := (&dns.Client{Net: proto, Timeout: 3 * time.Second}).Exchange(req, h.addr)
 					if err != nil {
@@ -347,7 +155,7 @@ func TestHostile(t *testing.T) {
 			}
 		}
 		// 256 octets: one more byte in the first label shorter than 63. It does not unpack: FORMERR.
-		req := hostileQuery(fzLongName("example.com."), dns.TypeIPSECKEY)
+		req := hostileQuery(longName("example.com."), dns.TypeIPSECKEY)
 		raw := hostilePack(t, req)
 		off := 12
 		for raw[off] == 63 {
@@ -545,7 +353,7 @@ func TestHostile(t *testing.T) {
 	// Still alive and well: one more of each, and nothing in the log about a panic.
 	h.goodQuery(t, "at the end")
 	h.goodQuery(t, "at the end")
-	if l := s.log.String(); strings.Contains(strings.ToLower(l), "panic") {
+	if l := s.Log.String(); strings.Contains(strings.ToLower(l), "panic") {
 		t.Errorf("the server logged a panic:\n%s", l)
 	}
 	t.Logf("%d good queries answered (%d UDP ones on a second try) in %v", h.good, h.retrys, time.Since(start).Round(time.Millisecond))

@@ -1,0 +1,73 @@
+package test
+
+import (
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// The expected record bytes of the tests come from testdata/vectors, or are computed here
+// from the keys with miekg/dns and the standard library, never with the plugin's code.
+
+// Reverse returns the reverse name of an address.
+func Reverse(t testing.TB, addr string) string {
+	t.Helper()
+	r, err := dns.ReverseAddr(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// RDATA returns the RDATA of rr in wire form.
+func RDATA(t testing.TB, rr dns.RR) []byte {
+	t.Helper()
+	buf := make([]byte, dns.MaxMsgSize)
+	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		t.Fatalf("packing %s: %v", rr, err)
+	}
+	return buf[n-int(rr.Header().Rdlength) : n]
+}
+
+// NameHex returns the hex of name packed without compression, as a gateway inside RDATA.
+func NameHex(t testing.TB, name string) string {
+	t.Helper()
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(name, buf, 0, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(buf[:n])
+}
+
+// KeyHex returns the hex of an IPSECKEY RDATA without gateway: header, the hex of its
+// precedence, gateway type and algorithm, then the key field given in base64.
+func KeyHex(t testing.TB, header, b64 string) string {
+	t.Helper()
+	rr, err := dns.NewRR(". IN IPSECKEY 1 0 1 . " + b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The RDATA of "IPSECKEY 1 0 1 . KEY" is 01 00 01 then the key: swap the header.
+	return header + hex.EncodeToString(RDATA(t, rr)[3:])
+}
+
+// IPSECA311 returns the RDATA hex of "IPSECA 3 1 1" for a SubjectPublicKeyInfo.
+func IPSECA311(spki []byte) string {
+	sum := sha256.Sum256(spki)
+	return "030101" + hex.EncodeToString(sum[:])
+}
+
+// RSAHostKey returns the RDATA hex of "IPSECKEY 10 0 2 . KEY" for an RSA key with e = 65537.
+func RSAHostKey(t testing.TB, pub *rsa.PublicKey) string {
+	t.Helper()
+	if pub.E != 65537 {
+		t.Fatalf("exponent %d, want 65537", pub.E)
+	}
+	// RFC 3110: exponent length 3, exponent 01 00 01, modulus.
+	return "0a0002" + "03010001" + hex.EncodeToString(pub.N.Bytes())
+}
