@@ -58,13 +58,40 @@ func OperatorLayout() map[string]string {
 	}
 }
 
-// VectorKeys writes files of testdata/vectors into a new temporary directory under the
-// names of layout (file name -> vector file) and returns the directory.
-func VectorKeys(t testing.TB, layout map[string]string) string {
+// PublicLayout returns a key directory of public keys only (file name -> file of
+// testdata), each under a name the file name rule reads as an owner: keys of the vectors in
+// PEM and DER, a certificate in a folder, an address inside a gateway prefix, a key named
+// by its reverse name, and Libreswan's showhostkey output as a config line and as a record.
+func PublicLayout() map[string]string {
+	return map[string]string{
+		"192.0.2.1.pem":              "vectors/keys/rsa2048.pub.pem",
+		"192.0.2.254.pem":            "vectors/keys/rsa2048.pub.pem", // the IPv4 gateway's key
+		"gw.example.com.pem":         "vectors/keys/ed25519.pub.pem",
+		"certs/ns1-ecp256.crt":       "vectors/certs/ns1-ecp256.crt", // SANs ns1.example.com, 192.0.2.1
+		"2001-db8--d.der":            "vectors/keys/lsw_rsa_122269ea.pub.der",
+		"4.2.0.192.in-addr.arpa.pem": "vectors/keys/ecp256.pub.pem",
+		"192.0.2.5.pub":              "showhostkey/rsa.left",       // leftrsasigkey=0s...
+		"ecdsa.example.com.pem":      "showhostkey/ecdsa.ipseckey", // an IPSECKEY record line
+	}
+}
+
+// TestdataKeys writes files of testdata into a new temporary directory under the names of
+// layout (file name -> file of testdata) and returns the directory.
+func TestdataKeys(t testing.TB, layout map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for dst, src := range layout {
-		WriteFile(t, filepath.Join(dir, dst), Vector(t, src))
+		WriteFile(t, filepath.Join(dir, dst), Testdata(t, src))
 	}
 	return dir
+}
+
+// VectorKeys is TestdataKeys for a layout of files of testdata/vectors.
+func VectorKeys(t testing.TB, layout map[string]string) string {
+	t.Helper()
+	in := map[string]string{}
+	for dst, src := range layout {
+		in[dst] = filepath.Join("vectors", src)
+	}
+	return TestdataKeys(t, in)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -70,4 +71,32 @@ func RSAHostKey(t testing.TB, pub *rsa.PublicKey) string {
 	}
 	// RFC 3110: exponent length 3, exponent 01 00 01, modulus.
 	return "0a0002" + "03010001" + hex.EncodeToString(pub.N.Bytes())
+}
+
+// NewRR parses one record of presentation text.
+func NewRR(t testing.TB, text string) dns.RR {
+	t.Helper()
+	rr, err := dns.NewRR(text)
+	if err != nil || rr == nil {
+		t.Fatalf("dns.NewRR(%q): %v", text, err)
+	}
+	return rr
+}
+
+// RDataHex returns the RDATA of rr in wire form, in lower-case hex.
+func RDataHex(t testing.TB, rr dns.RR) string {
+	t.Helper()
+	return hex.EncodeToString(RDATA(t, rr))
+}
+
+// CanonicalCompare orders two lower-case names as DNSSEC does (RFC 4034 6.1): label by
+// label from the right, a name before the names below it.
+func CanonicalCompare(a, b string) int {
+	la, lb := dns.SplitDomainName(a), dns.SplitDomainName(b)
+	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
+		if c := strings.Compare(la[i], lb[j]); c != 0 {
+			return c
+		}
+	}
+	return len(la) - len(lb)
 }

@@ -90,13 +90,7 @@ func WriteFile(t testing.TB, path string, data []byte) {
 
 // Vectors is the part of testdata/vectors/vectors.json the tests read.
 type Vectors struct {
-	Cases []struct {
-		ID        string `json:"id"`
-		KeyFile   string `json:"key_file"`
-		Algorithm uint8  `json:"algorithm"`
-		KeyB64    string `json:"key_b64"`
-		WireHex   string `json:"wire_hex"`
-	} `json:"cases"`
+	Cases     []VectorCase `json:"cases"`
 	BadInputs []struct {
 		File  string `json:"file"`
 		Naive *struct {
@@ -104,6 +98,19 @@ type Vectors struct {
 			KeyB64 string `json:"key_b64"`
 		} `json:"naive_derived_ipseckey"`
 	} `json:"bad_inputs"`
+}
+
+// VectorCase is one record of the vectors: the key file it is made from, its header and
+// its RDATA.
+type VectorCase struct {
+	ID          string `json:"id"`
+	KeyFile     string `json:"key_file"`
+	Algorithm   uint8  `json:"algorithm"`
+	KeyB64      string `json:"key_b64"`
+	Precedence  int    `json:"precedence"`
+	GatewayType int    `json:"gateway_type"`
+	WireHex     string `json:"wire_hex"`
+	RFC3597     string `json:"rfc3597"`
 }
 
 // LoadVectors reads testdata/vectors/vectors.json.

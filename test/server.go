@@ -174,23 +174,30 @@ func Answers(port, name string, qtype uint16, rcode int) bool {
 	return err == nil && r.Rcode == rcode
 }
 
-// Fetch returns the body of an HTTP GET of url, failing the test unless it is 200 OK.
-func Fetch(t testing.TB, url string) string {
-	t.Helper()
+// Get fetches url over HTTP, with a timeout of a few seconds, and returns the status code
+// and the body.
+func Get(url string) (int, string, error) {
 	c := &http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(url)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	return resp.StatusCode, string(b), err
+}
+
+// Fetch returns the body of an HTTP GET of url, failing the test unless it is 200 OK.
+func Fetch(t testing.TB, url string) string {
+	t.Helper()
+	code, body, err := Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, code, http.StatusText(code))
 	}
-	return string(b)
+	return body
 }
 
 // MetricValue returns the value of the unlabelled metric name in a Prometheus text page.

@@ -1,11 +1,14 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,14 +20,44 @@ func RequireTools() bool {
 	return os.Getenv("IPSECOE_REQUIRE_TOOLS") != "" || os.Getenv("CI") != ""
 }
 
-// NeedTool returns the path of the program tool on PATH. When it is missing, the test
-// skips with one line naming the Debian package pkg that provides it, or fails if
-// RequireTools.
+// sbin are the directories where Debian installs system programs (ip, ipsec, unbound),
+// which are often not on the PATH of a user.
+var sbin = []string{"/usr/sbin", "/sbin"}
+
+// ToolPath is the search path of NeedTool: PATH, then /usr/sbin and /sbin. A program that
+// runs others by name (pluto's scripts run ipsec) is given it as its PATH.
+func ToolPath() string {
+	dirs := filepath.SplitList(os.Getenv("PATH"))
+	for _, d := range sbin {
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return strings.Join(dirs, string(os.PathListSeparator))
+}
+
+// lookTool returns the path of the first executable file named tool in the directories
+// of ToolPath, or "".
+func lookTool(tool string) string {
+	for _, dir := range filepath.SplitList(ToolPath()) {
+		if !filepath.IsAbs(dir) {
+			continue // a relative PATH entry would depend on the test's directory
+		}
+		p := filepath.Join(dir, tool)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// NeedTool returns the path of the program tool, looked up in ToolPath. When it is
+// missing, the test skips with one line naming the Debian package pkg that provides it, or
+// fails if RequireTools.
 func NeedTool(t testing.TB, tool, pkg string) string {
 	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err == nil {
-		return path
+	if p := lookTool(tool); p != "" {
+		return p
 	}
 	if RequireTools() {
 		t.Fatalf("%s not found (Debian package %s); scripts/test.sh installs it", tool, pkg)
@@ -33,18 +66,17 @@ func NeedTool(t testing.TB, tool, pkg string) string {
 	return ""
 }
 
-// NeedUnbound returns the path of unbound, which Debian installs in /usr/sbin, often not on
-// the PATH of a user; otherwise as NeedTool.
-func NeedUnbound(t testing.TB) string {
+// NeedRoot skips the test unless it runs as root, or fails it if RequireTools; why says
+// what root is needed for.
+func NeedRoot(t testing.TB, why string) {
 	t.Helper()
-	if p, err := exec.LookPath("unbound"); err == nil {
-		return p
+	if os.Geteuid() == 0 {
+		return
 	}
-	const sbin = "/usr/sbin/unbound"
-	if fi, err := os.Stat(sbin); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-		return sbin
+	if RequireTools() {
+		t.Fatalf("needs root: %s", why)
 	}
-	return NeedTool(t, "unbound", "unbound")
+	t.Skipf("needs root: %s", why)
 }
 
 // Validators are the programs that sign zones and check signed answers.
@@ -59,23 +91,71 @@ func NeedValidators(t testing.TB) Validators {
 		Dig:     NeedTool(t, "dig", "bind9-dnsutils"),
 		Delv:    NeedTool(t, "delv", "bind9-dnsutils"),
 		Keygen:  NeedTool(t, "dnssec-keygen", "bind9-utils"),
-		Unbound: NeedUnbound(t),
+		Unbound: NeedTool(t, "unbound", "unbound"),
 	}
 }
 
-// Exec runs a program to its end, with a deadline, and returns its combined output. A
-// timeout or a failure to run fails the test; an exit status does not.
-func Exec(t testing.TB, timeout time.Duration, prog string, args ...string) string {
+// Result is how a program ended: what it wrote on standard output and standard error, and
+// its exit status.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+}
+
+// run runs prog to its end with a deadline, its output into stdout and stderr (which may
+// be one buffer), and returns its exit status. A timeout or a failure to run fails the test.
+func run(t testing.TB, timeout time.Duration, stdout, stderr *bytes.Buffer, prog string, args ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, prog, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("%s %s: timed out after %v\n%s", filepath.Base(prog), strings.Join(args, " "), timeout, out)
+		output := stdout.String()
+		if stderr != stdout {
+			output += stderr.String()
+		}
+		t.Fatalf("%s %s: timed out after %v\n%s", filepath.Base(prog), strings.Join(args, " "), timeout, output)
 	}
 	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(prog), strings.Join(args, " "), err, out)
+	switch {
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	case err != nil:
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(prog), strings.Join(args, " "), err, stdout)
 	}
-	return string(out)
+	return 0
+}
+
+// Run runs a program to its end, with a deadline, and returns how it ended. A timeout or
+// a failure to run fails the test; an exit status does not.
+func Run(t testing.TB, timeout time.Duration, prog string, args ...string) Result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(t, timeout, &out, &errOut, prog, args...)
+	return Result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+}
+
+// Must runs a program that must exit 0 within a minute and returns its standard output.
+func Must(t testing.TB, prog string, args ...string) string {
+	t.Helper()
+	r := Run(t, time.Minute, prog, args...)
+	if r.Code != 0 {
+		t.Fatalf("%s %s: %s", filepath.Base(prog), strings.Join(args, " "), r)
+	}
+	return r.Stdout
+}
+
+// Exec runs a program as Run does and returns its standard output and standard error
+// together, as the program wrote them.
+func Exec(t testing.TB, timeout time.Duration, prog string, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	run(t, timeout, &out, &out, prog, args...)
+	return out.String()
 }
