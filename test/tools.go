@@ -59,11 +59,18 @@ func NeedTool(t testing.TB, tool, pkg string) string {
 	if p := lookTool(tool); p != "" {
 		return p
 	}
+	Missing(t, tool, pkg)
+	return ""
+}
+
+// Missing ends the test for want of the program tool, from the Debian package pkg: it
+// skips, with one line naming the package, or fails if RequireTools.
+func Missing(t testing.TB, tool, pkg string) {
+	t.Helper()
 	if RequireTools() {
 		t.Fatalf("%s not found (Debian package %s); scripts/test.sh installs it", tool, pkg)
 	}
 	t.Skipf("%s not found (Debian package %s); run scripts/test.sh", tool, pkg)
-	return ""
 }
 
 // NeedRoot skips the test unless it runs as root, or fails it if RequireTools; why says
