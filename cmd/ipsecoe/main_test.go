@@ -1,103 +1,33 @@
 package main
 
 // The tests of the ipsecoe command call run directly, with the repository's key fixtures
-// and the test vectors (testdata/vectors): check on good and
-// bad directories, its JSON form and gateway lines from a Corefile, usage errors, the zone
-// text of records against the vectors' RDATA, and anchor against dnssec-keygen's keys and
-// dnssec-dsfromkey. The tests that need the CoreDNS binary and real validators are in the
-// root package (tooling_test.go).
+// and the test vectors (testdata/vectors), read through the test package: check on good
+// and bad directories, its JSON form and gateway lines from a Corefile, usage errors, and
+// the zone text of records against the vectors' RDATA. They start no process. The tests
+// that run other programs (anchor against dnssec-keygen's keys and dnssec-dsfromkey, the
+// command's output in named-checkzone, ldns, delv, unbound and the CoreDNS binary) are in
+// the test package (anchor_test.go, tooling_*_test.go).
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ipsecoe/ipsecoe/test"
 
 	"github.com/miekg/dns"
 )
-
-// vectorsDir holds the test vectors, seen from this package's directory (testdata/README.md).
-var vectorsDir = filepath.Join("..", "..", "testdata", "vectors")
-
-// repoDir is the repository root, seen from this package's directory.
-var repoDir = filepath.Join("..", "..")
-
-// badCorpus is every file of testdata/bad and the reason check must give for it: the
-// table of badfiles_test.go, which this package cannot import.
-var badCorpus = map[string]string{
-	"empty.pem":        "parse",
-	"junk.pem":         "parse",
-	"truncated.pem":    "parse",
-	"bad-base64.pem":   "parse",
-	"not-der.pem":      "parse",
-	"rsa-pkcs1.key":    "private_key",
-	"pkcs8.key":        "private_key",
-	"sec1.key":         "private_key",
-	"openssh.key":      "private_key",
-	"pub-and-priv.pem": "private_key",
-	"rsa1024.pem":      "weak_key",
-	"dsa2048.pem":      "unsupported_key",
-	"p521.pem":         "unsupported_key",
-	"x25519.pem":       "unsupported_key",
-	"wildcard.crt":     "owner",
-}
-
-// needTool returns the path of an external program. Where the test command or CI runs
-// (IPSECOE_REQUIRE_TOOLS or CI set) a missing tool fails the test; elsewhere it skips.
-func needTool(t testing.TB, tool, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("IPSECOE_REQUIRE_TOOLS") != "" || os.Getenv("CI") != "" {
-		t.Fatalf("%s not found (Debian package %s); scripts/test.sh installs it", tool, pkg)
-	}
-	t.Skipf("%s not found (Debian package %s); run scripts/test.sh", tool, pkg)
-	return ""
-}
-
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func readVector(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorsDir, name))
-	if err != nil {
-		t.Fatalf("vector %s: %v", name, err)
-	}
-	return b
-}
-
-func writeFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // cmdResult is one run of the command.
 type cmdResult struct {
@@ -115,33 +45,14 @@ func runCmd(args ...string) cmdResult {
 	return cmdResult{code, out.String(), errb.String()}
 }
 
-// goodFiles is a key directory of public keys only: the test vectors and Libreswan
-// showhostkey output, each under a name the file name rule reads as an owner.
-var goodFiles = map[string]string{
-	"192.0.2.1.pem":              "v:keys/rsa2048.pub.pem",
-	"192.0.2.254.pem":            "v:keys/rsa2048.pub.pem", // the IPv4 gateway's key
-	"gw.example.com.pem":         "v:keys/ed25519.pub.pem",
-	"certs/ns1-ecp256.crt":       "v:certs/ns1-ecp256.crt", // SANs ns1.example.com, 192.0.2.1
-	"2001-db8--d.der":            "v:keys/lsw_rsa_122269ea.pub.der",
-	"4.2.0.192.in-addr.arpa.pem": "v:keys/ecp256.pub.pem",
-	"192.0.2.5.pub":              "t:showhostkey/rsa.left",       // leftrsasigkey=0s...
-	"ecdsa.example.com.pem":      "t:showhostkey/ecdsa.ipseckey", // an IPSECKEY record line
-}
+// goodFiles is a key directory of public keys only, each under a name the file name rule
+// reads as an owner (file name -> file of testdata).
+var goodFiles = test.PublicLayout()
 
 // goodKeyDir writes goodFiles into a new directory.
 func goodKeyDir(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	for dst, src := range goodFiles {
-		var data []byte
-		if v, ok := strings.CutPrefix(src, "v:"); ok {
-			data = readVector(t, v)
-		} else {
-			data = readFile(t, filepath.Join(repoDir, "testdata", strings.TrimPrefix(src, "t:")))
-		}
-		writeFile(t, filepath.Join(dir, dst), data)
-	}
-	return dir
+	return test.TestdataKeys(t, goodFiles)
 }
 
 // listFiles returns the regular files under dir, relative, without dot names.
@@ -228,7 +139,7 @@ func TestCheckGood(t *testing.T) {
 		dir  string
 		want map[string]string // some ok lines, exactly
 	}{
-		{"examples/keys", filepath.Join(repoDir, "examples", "keys"), map[string]string{
+		{"examples/keys", test.Repo("examples", "keys"), map[string]string{
 			"192.0.2.1.pem":      "rsa at 1.2.0.192.in-addr.arpa.",
 			"gw.example.com.crt": "ecdsa-p256 at 10.2.0.192.in-addr.arpa. gw.example.com.",
 		}},
@@ -251,7 +162,7 @@ func TestCheckGood(t *testing.T) {
 				if len(refused) != 0 || len(gw) != 0 {
 					t.Errorf("%v: refused %v %v", args, refused, gw)
 				}
-				if got := slices.Sorted(mapKeys(ok)); !slices.Equal(got, files) {
+				if got := slices.Sorted(maps.Keys(ok)); !slices.Equal(got, files) {
 					t.Errorf("%v: ok lines for\n %q\nwant one per file\n %q", args, got, files)
 				}
 				for path, want := range tc.want {
@@ -264,23 +175,13 @@ func TestCheckGood(t *testing.T) {
 	}
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // badKeyDir is goodKeyDir plus every file of testdata/bad twice: under its own name in
 // bad/, and under an owner name in named/ (so the owner rule is not what refuses it; the
 // SAN-less wildcard certificate keeps a name that is no owner). It returns the directory
 // and the reason each bad path must be refused for.
 func badKeyDir(t *testing.T) (string, map[string]string) {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(repoDir, "testdata", "bad"))
+	entries, err := os.ReadDir(test.Repo("testdata", "bad"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,21 +189,22 @@ func badKeyDir(t *testing.T) (string, map[string]string) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if want := slices.Sorted(mapKeys(badCorpus)); !slices.Equal(names, want) {
-		t.Fatalf("testdata/bad holds %q, the table %q: update badCorpus here and in badfiles_test.go", names, want)
+	badCorpus := test.BadFiles()
+	if want := slices.Sorted(maps.Keys(badCorpus)); !slices.Equal(names, want) {
+		t.Fatalf("testdata/bad holds %q, the table %q: update test.BadFiles", names, want)
 	}
 	dir := goodKeyDir(t)
 	want := map[string]string{}
 	for name, reason := range badCorpus {
-		data := readFile(t, filepath.Join(repoDir, "testdata", "bad", name))
-		writeFile(t, filepath.Join(dir, "bad", name), data)
+		data := test.Testdata(t, "bad/"+name)
+		test.WriteFile(t, filepath.Join(dir, "bad", name), data)
 		want["bad/"+name] = reason
 		ext := filepath.Ext(name)
 		owner := strings.TrimSuffix(name, ext) + ".example.com"
 		if name == "wildcard.crt" {
 			owner = "wildcard"
 		}
-		writeFile(t, filepath.Join(dir, "named", owner+ext), data)
+		test.WriteFile(t, filepath.Join(dir, "named", owner+ext), data)
 		want["named/"+owner+ext] = reason
 	}
 	return dir, want
@@ -408,7 +310,7 @@ func TestCheckJSON(t *testing.T) {
 	if len(gw) != 0 {
 		t.Errorf("gateway objects without gateways: %q", gw)
 	}
-	if got, all := slices.Sorted(mapKeys(files)), listFiles(t, dir); !slices.Equal(got, all) {
+	if got, all := slices.Sorted(maps.Keys(files)), listFiles(t, dir); !slices.Equal(got, all) {
 		t.Errorf("objects for\n %q\nwant one per file\n %q", got, all)
 	}
 	for path, f := range files {
@@ -451,7 +353,7 @@ func TestCheckGateway(t *testing.T) {
 			fmt.Fprintf(&b, "        gateway %s\n", g)
 		}
 		b.WriteString("    }\n}\nexample.net:1053 {\n    whoami\n}\n")
-		writeFile(t, path, []byte(b.String()))
+		test.WriteFile(t, path, []byte(b.String()))
 		return path
 	}
 	good := []string{"2001:db8:1::/64 gw.example.com 20", "192.0.2.128/25 192.0.2.254", "198.51.100.0/24 2001:db8::d"}
@@ -561,44 +463,14 @@ func TestUsage(t *testing.T) {
 // vectorWire returns the RDATA hex of the vector cases, by id.
 func vectorWire(t *testing.T) map[string]string {
 	t.Helper()
-	var vf struct {
-		Cases []struct {
-			ID      string `json:"id"`
-			WireHex string `json:"wire_hex"`
-			RFC3597 string `json:"rfc3597"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(readVector(t, "vectors.json"), &vf); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	for _, c := range vf.Cases {
+	for _, c := range test.LoadVectors(t).Cases {
 		out[c.ID] = strings.ToLower(c.WireHex)
 		if want := fmt.Sprintf(`\# %d %s`, len(c.WireHex)/2, strings.ToLower(c.WireHex)); c.RFC3597 != "" && strings.ToLower(c.RFC3597) != want {
 			t.Fatalf("vector %s: rfc3597 %q and wire_hex disagree", c.ID, c.RFC3597)
 		}
 	}
 	return out
-}
-
-// rdataHex packs rr and returns its RDATA in hex.
-func rdataHex(t *testing.T, rr dns.RR) string {
-	t.Helper()
-	g := new(dns.RFC3597)
-	if err := g.ToRFC3597(rr); err != nil {
-		t.Fatalf("packing %s: %v", rr, err)
-	}
-	return strings.ToLower(g.Rdata)
-}
-
-// textRR parses one record of presentation text.
-func textRR(t *testing.T, s string) dns.RR {
-	t.Helper()
-	rr, err := dns.NewRR(s)
-	if err != nil || rr == nil {
-		t.Fatalf("dns.NewRR(%q): %v", s, err)
-	}
-	return rr
 }
 
 // spki311 is the RDATA of IPSECA 3 1 1 for the public key of a PEM or DER file.
@@ -610,8 +482,7 @@ func spki311(t *testing.T, data []byte) string {
 	if _, err := x509.ParsePKIXPublicKey(data); err != nil {
 		t.Fatalf("not a SubjectPublicKeyInfo: %v", err)
 	}
-	sum := sha256.Sum256(data)
-	return "030101" + hex.EncodeToString(sum[:])
+	return test.IPSECA311(data)
 }
 
 // exportRR is one record line of records' output.
@@ -633,8 +504,8 @@ func parseExport(t *testing.T, out string) (comments []string, rrs []exportRR) {
 		case strings.TrimSpace(line) == "":
 			t.Errorf("blank line in the export")
 		default:
-			rr := textRR(t, line)
-			rrs = append(rrs, exportRR{line, rr, rdataHex(t, rr)})
+			rr := test.NewRR(t, line)
+			rrs = append(rrs, exportRR{line, rr, test.RDataHex(t, rr)})
 		}
 	}
 	return comments, rrs
@@ -661,10 +532,10 @@ func TestRecords(t *testing.T) {
 	}
 	showhostkey := func(name string) string {
 		t.Helper()
-		return rdataHex(t, textRR(t, strings.TrimSpace(string(readFile(t, filepath.Join(repoDir, "testdata", "showhostkey", name))))))
+		return test.RDataHex(t, test.NewRR(t, strings.TrimSpace(string(test.Testdata(t, "showhostkey/"+name)))))
 	}
 	conf := filepath.Join(t.TempDir(), "Corefile")
-	writeFile(t, conf, []byte(fmt.Sprintf(`.:1053 {
+	test.WriteFile(t, conf, []byte(fmt.Sprintf(`.:1053 {
     ipsecoe example.com 192.0.2.0/24 2001:db8::/32 {
         keys %s
         ttl 300
@@ -677,12 +548,12 @@ func TestRecords(t *testing.T) {
 }
 `, t.TempDir())))
 	var (
-		rsa311  = spki311(t, readVector(t, "keys/rsa2048.pub.der"))
-		ecp311  = spki311(t, readVector(t, "keys/ecp256.pub.der"))
-		ed311   = spki311(t, readVector(t, "keys/ed25519.pub.der"))
-		lsw311  = spki311(t, readVector(t, "keys/lsw_rsa_122269ea.pub.der"))
-		sRSA311 = spki311(t, readFile(t, filepath.Join(repoDir, "testdata", "showhostkey", "rsa.pem")))
-		sEC311  = spki311(t, readFile(t, filepath.Join(repoDir, "testdata", "showhostkey", "ecdsa.pem")))
+		rsa311  = spki311(t, test.Vector(t, "keys/rsa2048.pub.der"))
+		ecp311  = spki311(t, test.Vector(t, "keys/ecp256.pub.der"))
+		ed311   = spki311(t, test.Vector(t, "keys/ed25519.pub.der"))
+		lsw311  = spki311(t, test.Vector(t, "keys/lsw_rsa_122269ea.pub.der"))
+		sRSA311 = spki311(t, test.Testdata(t, "showhostkey/rsa.pem"))
+		sEC311  = spki311(t, test.Testdata(t, "showhostkey/ecdsa.pem"))
 		v6d     = "d.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
 	)
 	const ipseca = "TYPE65347"
@@ -746,7 +617,7 @@ func TestRecords(t *testing.T) {
 	// Names in DNSSEC canonical order, the records of one name together.
 	for i := 1; i < len(rrs); i++ {
 		a, b := rrs[i-1].rr.Header().Name, rrs[i].rr.Header().Name
-		if a != b && canonicalCompare(a, b) > 0 {
+		if a != b && test.CanonicalCompare(a, b) > 0 {
 			t.Errorf("records out of canonical order: %s before %s", a, b)
 		}
 	}
@@ -774,7 +645,7 @@ func TestRecords(t *testing.T) {
 				continue
 			}
 			found = true
-			if g := rdataHex(t, textRR(t, "x. 0 IN IPSECKEY "+rest)); g != vec(id) {
+			if g := test.RDataHex(t, test.NewRR(t, "x. 0 IN IPSECKEY "+rest)); g != vec(id) {
 				t.Errorf("gateway comment %q: RDATA %s, want %s (%s)", c, g, vec(id), id)
 			}
 		}
@@ -831,18 +702,6 @@ func TestRecords(t *testing.T) {
 	}
 }
 
-// canonicalCompare orders names label by label from the right (RFC 4034 6.1), for the
-// lower-case ASCII names of the export.
-func canonicalCompare(a, b string) int {
-	la, lb := dns.SplitDomainName(a), dns.SplitDomainName(b)
-	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
-		if c := strings.Compare(la[i], lb[j]); c != 0 {
-			return c
-		}
-	}
-	return len(la) - len(lb)
-}
-
 // TestRecordsZoneCIDR: -zone in the CIDR form the Corefile accepts (192.0.2.0/24) must
 // either export that reverse zone or fail; it must not print an empty export that
 // looks like a key directory without keys.
@@ -859,139 +718,4 @@ func TestRecordsZoneCIDR(t *testing.T) {
 			t.Errorf("records %s -zone 192.0.2.0/24: exit 0 with %d records; -zone 2.0.192.in-addr.arpa gives %d\n%s", dir, len(got), len(want), r)
 		}
 	}
-}
-
-// keygen makes an ECDSA P-256 key for zone with dnssec-keygen and returns the .key path.
-func keygen(t *testing.T, keygenPath, dir, zone string, ksk bool) string {
-	t.Helper()
-	args := []string{"-q", "-K", dir, "-a", "ECDSAP256SHA256"}
-	if ksk {
-		args = append(args, "-f", "KSK")
-	}
-	out := runTool(t, keygenPath, append(args, zone)...)
-	name := strings.TrimSpace(out)
-	if !strings.HasPrefix(name, "K") || strings.ContainsAny(name, " \n/") {
-		t.Fatalf("dnssec-keygen: unexpected output %q", out)
-	}
-	return filepath.Join(dir, name+".key")
-}
-
-// runTool runs an external program with a deadline and fails the test unless it exits 0.
-func runTool(t *testing.T, prog string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(prog), strings.Join(args, " "), err, out.String(), errb.String())
-	}
-	return out.String()
-}
-
-// anchorParts are the forms anchor prints.
-type anchorParts struct {
-	note, ds, unbound, bind, dnskey string
-}
-
-func parseAnchor(t *testing.T, out string) anchorParts {
-	t.Helper()
-	var p anchorParts
-	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	for i := 0; i < len(lines); i++ {
-		l := lines[i]
-		switch {
-		case strings.HasPrefix(l, "; note: "):
-			p.note = l
-		case strings.Contains(l, " IN DS "):
-			p.ds = l
-		case strings.HasPrefix(l, "trust-anchor: "):
-			p.unbound = l
-		case l == "trust-anchors {":
-			j := i
-			for j < len(lines) && lines[j] != "};" {
-				j++
-			}
-			if j == len(lines) {
-				t.Fatalf("unterminated trust-anchors block:\n%s", out)
-			}
-			p.bind = strings.Join(lines[i:j+1], "\n") + "\n"
-			i = j
-		case strings.Contains(l, " IN DNSKEY "):
-			p.dnskey = l
-		case l == "" || strings.HasPrefix(l, ";"):
-		default:
-			t.Errorf("unexpected anchor line %q", l)
-		}
-	}
-	if p.ds == "" || p.unbound == "" || p.bind == "" || p.dnskey == "" {
-		t.Fatalf("anchor output lacks a form:\n%s", out)
-	}
-	return p
-}
-
-func TestAnchor(t *testing.T) {
-	keygenPath := needTool(t, "dnssec-keygen", "bind9-utils")
-	dsfromkey := needTool(t, "dnssec-dsfromkey", "bind9-utils")
-	dir := t.TempDir()
-	for _, ksk := range []bool{true, false} {
-		file := keygen(t, keygenPath, dir, "example.com", ksk)
-		key := textRR(t, lastRecordLine(t, string(readFile(t, file)))).(*dns.DNSKEY)
-		r := runCmd("anchor", file)
-		if r.code != 0 || r.stderr != "" {
-			t.Fatalf("anchor %s: want exit 0\n%s", file, r)
-		}
-		p := parseAnchor(t, r.stdout)
-		if ksk && p.note != "" {
-			t.Errorf("KSK: unexpected note %q", p.note)
-		}
-		if !ksk && (p.note != "; note: "+file+" is a ZSK (flags 256); the anchor is usually the KSK or CSK" || !strings.HasPrefix(r.stdout, p.note+"\n")) {
-			t.Errorf("ZSK: note %q, want it first", p.note)
-		}
-		// The DS is dnssec-dsfromkey's, digest SHA-256.
-		if want := strings.Fields(runTool(t, dsfromkey, "-2", file)); !slices.Equal(strings.Fields(p.ds), want) {
-			t.Errorf("DS %q, dnssec-dsfromkey -2 says %q", p.ds, want)
-		}
-		// The DNSKEY line, the unbound trust-anchor and the BIND block all hold the key.
-		if got := textRR(t, p.dnskey); !dns.IsDuplicate(got, key) {
-			t.Errorf("DNSKEY line %q, key file %s", p.dnskey, key)
-		}
-		inner, ok := strings.CutPrefix(p.unbound, "trust-anchor: ")
-		if !ok || !strings.HasPrefix(inner, `"`) || !strings.HasSuffix(inner, `"`) || strings.Count(inner, `"`) != 2 {
-			t.Errorf("unbound line %q", p.unbound)
-		} else if got := textRR(t, strings.Trim(inner, `"`)); !dns.IsDuplicate(got, key) {
-			t.Errorf("unbound trust-anchor %q is not the key %s", p.unbound, key)
-		}
-		wantBind := fmt.Sprintf("trust-anchors {\n\t%q static-key %d 3 13 %q;\n};\n", key.Hdr.Name, key.Flags, key.PublicKey)
-		if p.bind != wantBind {
-			t.Errorf("trust-anchors block\n%s\nwant\n%s", p.bind, wantBind)
-		}
-	}
-	// A private key file is not a key file.
-	priv, _ := filepath.Glob(filepath.Join(dir, "*.private"))
-	if len(priv) == 0 {
-		t.Fatal("no .private file")
-	}
-	if r := runCmd("anchor", priv[0]); r.code != 1 || r.stdout != "" {
-		t.Errorf("anchor %s: want exit 1 and nothing on stdout\n%s", priv[0], r)
-	}
-}
-
-// lastRecordLine returns the one record line of a dnssec-keygen .key file.
-func lastRecordLine(t *testing.T, s string) string {
-	t.Helper()
-	var rec string
-	for line := range strings.Lines(s) {
-		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, ";") {
-			if rec != "" {
-				t.Fatalf("two records in a key file:\n%s", s)
-			}
-			rec = l
-		}
-	}
-	if rec == "" {
-		t.Fatal("no record in the key file")
-	}
-	return rec
 }
