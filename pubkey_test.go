@@ -14,9 +14,10 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"math/big"
-	"os"
 	"path/filepath"
 	"testing"
+
+	e2e "github.com/ipsecoe/ipsecoe/test"
 
 	"github.com/miekg/dns"
 )
@@ -259,11 +260,7 @@ func TestAcceptedForms(t *testing.T) {
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return e2e.Testdata(t, name)
 }
 
 // vectorsDir holds keys and the record bytes other tools confirmed for them (testdata/README.md).
@@ -271,9 +268,5 @@ var vectorsDir = filepath.Join("testdata", "vectors")
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorsDir, name))
-	if err != nil {
-		t.Fatalf("reading vector %s: %v", name, err)
-	}
-	return b
+	return e2e.Vector(t, name)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/core/dnsserver"
+	e2e "github.com/ipsecoe/ipsecoe/test"
 
 	"sigs.k8s.io/yaml"
 )
@@ -226,22 +227,10 @@ func readmeFromConfigMap(file string, data []byte) ([]readmeConf, error) {
 }
 
 // readmeFromHelm renders the servers of the CoreDNS chart's values as the chart's ConfigMap
-// template does: the zones and ":port", then "name parameters { configBlock }" per plugin.
-// One Corefile per server, at the line of its entry.
+// template does, one Corefile per server, at the line of its entry.
 func readmeFromHelm(file string, data []byte) ([]readmeConf, error) {
 	var values struct {
-		Servers []struct {
-			Zones []struct {
-				Zone   string `json:"zone"`
-				Scheme string `json:"scheme"`
-			} `json:"zones"`
-			Port    int `json:"port"`
-			Plugins []struct {
-				Name        string `json:"name"`
-				Parameters  any    `json:"parameters"`
-				ConfigBlock string `json:"configBlock"`
-			} `json:"plugins"`
-		} `json:"servers"`
+		Servers []e2e.HelmServer `json:"servers"`
 	}
 	if err := yaml.Unmarshal(data, &values); err != nil {
 		return nil, err
@@ -254,40 +243,11 @@ func readmeFromHelm(file string, data []byte) ([]readmeConf, error) {
 	}
 	var out []readmeConf
 	for i, s := range values.Servers {
-		var b strings.Builder
-		for j, z := range s.Zones {
-			if j > 0 {
-				b.WriteString(" ")
-			}
-			zone := z.Zone
-			if zone == "" {
-				zone = "."
-			}
-			b.WriteString(z.Scheme + zone)
-			if s.Port != 0 {
-				fmt.Fprintf(&b, ":%d", s.Port)
-			}
-		}
-		if len(s.Zones) == 0 {
-			b.WriteString(".")
-		}
-		b.WriteString(" {\n")
-		for _, p := range s.Plugins {
-			b.WriteString(p.Name)
-			if p.Parameters != nil {
-				fmt.Fprintf(&b, " %v", p.Parameters)
-			}
-			if p.ConfigBlock != "" {
-				b.WriteString(" {\n" + p.ConfigBlock + "\n}")
-			}
-			b.WriteString("\n")
-		}
-		b.WriteString("}\n")
 		line := 1
 		if i < len(starts) {
 			line = starts[i]
 		}
-		out = append(out, readmeConf{file: file + " (rendered)", line: line, text: b.String()})
+		out = append(out, readmeConf{file: file + " (rendered)", line: line, text: s.Corefile()})
 	}
 	return out, nil
 }

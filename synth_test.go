@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	e2e "github.com/ipsecoe/ipsecoe/test"
+
 	"github.com/miekg/dns"
 )
 
@@ -59,16 +61,7 @@ func loadVectors(t testing.TB) vectorFile {
 // rdata packs rr and returns its RDATA bytes.
 func rdata(t testing.TB, rr dns.RR) []byte {
 	t.Helper()
-	buf := make([]byte, 4096)
-	off, err := dns.PackRR(rr, buf, 0, nil, false)
-	if err != nil {
-		t.Fatalf("packing %s: %v", rr, err)
-	}
-	hdr := len(dns.Fqdn(rr.Header().Name)) + 1 + 10
-	if rr.Header().Name == "." {
-		hdr = 11
-	}
-	return buf[hdr:off]
+	return e2e.RDATA(t, rr)
 }
 
 func TestVectorsIPSECKEY(t *testing.T) {

@@ -66,6 +66,8 @@ type deployManifests struct {
 	bindings        map[string]*rbacv1.ClusterRoleBinding
 	pdbs            map[string]*policyv1.PodDisruptionBudget
 	certificates    map[string]*deployCertificate
+
+	metadata map[string][]metav1.ObjectMeta // of every object, by kind
 }
 
 // deployLoad reads and strictly decodes every YAML document under deploy/kubernetes.
@@ -76,7 +78,7 @@ func deployLoad(t *testing.T) *deployManifests {
 		services: map[string]*corev1.Service{}, serviceAccounts: map[string]*corev1.ServiceAccount{},
 		deployments: map[string]*appsv1.Deployment{}, clusterRoles: map[string]*rbacv1.ClusterRole{},
 		bindings: map[string]*rbacv1.ClusterRoleBinding{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
-		certificates: map[string]*deployCertificate{},
+		certificates: map[string]*deployCertificate{}, metadata: map[string][]metav1.ObjectMeta{},
 	}
 	dir := Repo("deploy", "kubernetes")
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
@@ -105,40 +107,41 @@ func deployLoad(t *testing.T) *deployManifests {
 			if tm.APIVersion == "" && tm.Kind == "" {
 				continue // comments only
 			}
-			var name string
+			var meta metav1.ObjectMeta
 			switch gvk := tm.APIVersion + "/" + tm.Kind; gvk {
 			case "v1/ConfigMap":
-				name = deployDecode(t, where, doc, m.configMaps)
+				meta = deployDecode(t, where, doc, m.configMaps)
 			case "v1/Secret":
-				name = deployDecode(t, where, doc, m.secrets)
+				meta = deployDecode(t, where, doc, m.secrets)
 			case "v1/Service":
-				name = deployDecode(t, where, doc, m.services)
+				meta = deployDecode(t, where, doc, m.services)
 			case "v1/ServiceAccount":
-				name = deployDecode(t, where, doc, m.serviceAccounts)
+				meta = deployDecode(t, where, doc, m.serviceAccounts)
 			case "apps/v1/Deployment":
-				name = deployDecode(t, where, doc, m.deployments)
+				meta = deployDecode(t, where, doc, m.deployments)
 			case "rbac.authorization.k8s.io/v1/ClusterRole":
-				name = deployDecode(t, where, doc, m.clusterRoles)
+				meta = deployDecode(t, where, doc, m.clusterRoles)
 			case "rbac.authorization.k8s.io/v1/ClusterRoleBinding":
-				name = deployDecode(t, where, doc, m.bindings)
+				meta = deployDecode(t, where, doc, m.bindings)
 			case "policy/v1/PodDisruptionBudget":
-				name = deployDecode(t, where, doc, m.pdbs)
+				meta = deployDecode(t, where, doc, m.pdbs)
 			case "cert-manager.io/v1/Certificate":
-				name = deployDecode(t, where, doc, m.certificates)
+				meta = deployDecode(t, where, doc, m.certificates)
 			default:
 				t.Fatalf("%s: unexpected kind %s", where, gvk)
 			}
-			if name == "" {
+			if meta.Name == "" {
 				t.Fatalf("%s: %s without a name", where, tm.Kind)
 			}
+			m.metadata[tm.Kind] = append(m.metadata[tm.Kind], meta)
 		}
 	}
 	return m
 }
 
 // deployDecode decodes doc strictly (unknown or duplicate fields fail) into a new T, files
-// it by name in into and returns the name.
-func deployDecode[T any](t *testing.T, where string, doc []byte, into map[string]*T) string {
+// it by name in into and returns its metadata.
+func deployDecode[T any](t *testing.T, where string, doc []byte, into map[string]*T) metav1.ObjectMeta {
 	t.Helper()
 	obj := new(T)
 	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
@@ -155,7 +158,7 @@ func deployDecode[T any](t *testing.T, where string, doc []byte, into map[string
 		t.Fatalf("%s: a second %T named %q", where, obj, name)
 	}
 	into[name] = obj
-	return name
+	return meta.Metadata
 }
 
 // deployOne returns the only object of a kind.

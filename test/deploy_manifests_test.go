@@ -8,46 +8,25 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestDeployManifests(t *testing.T) {
 	m := deployLoad(t)
-	for kind, n := range map[string]int{
-		"ConfigMap": len(m.configMaps), "Secret": len(m.secrets), "Service": len(m.services),
-		"ServiceAccount": len(m.serviceAccounts), "Deployment": len(m.deployments),
-		"ClusterRole": len(m.clusterRoles), "ClusterRoleBinding": len(m.bindings),
-		"PodDisruptionBudget": len(m.pdbs), "Certificate": len(m.certificates),
-	} {
-		if n == 0 {
+	for _, kind := range []string{"ConfigMap", "Secret", "Service", "ServiceAccount", "Deployment",
+		"ClusterRole", "ClusterRoleBinding", "PodDisruptionBudget", "Certificate"} {
+		if len(m.metadata[kind]) == 0 {
 			t.Errorf("no %s in deploy/kubernetes", kind)
 		}
 	}
-	var namespaced []metav1.ObjectMeta
-	for _, o := range m.configMaps {
-		namespaced = append(namespaced, o.ObjectMeta)
-	}
-	for _, o := range m.secrets {
-		namespaced = append(namespaced, o.ObjectMeta)
-	}
-	for _, o := range m.services {
-		namespaced = append(namespaced, o.ObjectMeta)
-	}
-	for _, o := range m.serviceAccounts {
-		namespaced = append(namespaced, o.ObjectMeta)
-	}
-	for _, o := range m.deployments {
-		namespaced = append(namespaced, o.ObjectMeta)
-	}
-	for _, o := range m.pdbs {
-		namespaced = append(namespaced, o.ObjectMeta)
-	}
-	for _, o := range m.certificates {
-		namespaced = append(namespaced, o.Metadata)
-	}
-	for _, o := range namespaced {
-		if o.Namespace != "kube-system" {
-			t.Errorf("%s is in namespace %q, want kube-system", o.Name, o.Namespace)
+	// Everything but the cluster-wide RBAC objects is in kube-system.
+	for kind, metas := range m.metadata {
+		if kind == "ClusterRole" || kind == "ClusterRoleBinding" {
+			continue
+		}
+		for _, o := range metas {
+			if o.Namespace != "kube-system" {
+				t.Errorf("%s %s is in namespace %q, want kube-system", kind, o.Name, o.Namespace)
+			}
 		}
 	}
 

@@ -215,12 +215,7 @@ func TestHostile(t *testing.T) {
 				raw := hostilePack(t, req)
 				what := fmt.Sprintf("EDNS size %d do %v", size, do)
 				for _, proto := range []string{"udp", "tcp"} {
-					var reply []byte
-					if proto == "udp" {
-						reply = h.udpSend(t, raw, 2*time.Second)
-					} else {
-						reply = h.tcpSend(t, [][]byte{tcpFrame(raw)}, 0, 2*time.Second)
-					}
+					reply := h.send(t, proto, raw, 2*time.Second)
 					h.expectGood(t, what+" over "+proto, req, reply)
 					if reply == nil {
 						continue
@@ -241,12 +236,7 @@ func TestHostile(t *testing.T) {
 		req.Extra = append(req.Extra, &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 512}})
 		raw := hostilePack(t, req)
 		for _, proto := range []string{"udp", "tcp"} {
-			var reply []byte
-			if proto == "udp" {
-				reply = h.udpSend(t, raw, 2*time.Second)
-			} else {
-				reply = h.tcpSend(t, [][]byte{tcpFrame(raw)}, 0, 2*time.Second)
-			}
+			reply := h.send(t, proto, raw, 2*time.Second)
 			r := new(dns.Msg)
 			switch {
 			case reply == nil:

@@ -109,6 +109,16 @@ func (h *hostileTarget) goodQuery(t *testing.T, when string) {
 	t.Fatalf("%s: good query over %s not answered: %v", when, proto, err)
 }
 
+// send sends msg whole over proto ("udp" or "tcp", framed) and waits up to wait for one
+// reply (nil if none).
+func (h *hostileTarget) send(t *testing.T, proto string, msg []byte, wait time.Duration) []byte {
+	t.Helper()
+	if proto == "udp" {
+		return h.udpSend(t, msg, wait)
+	}
+	return h.tcpSend(t, [][]byte{tcpFrame(msg)}, 0, wait)
+}
+
 // udpSend sends payload in one datagram and waits up to wait for one reply (nil if none).
 func (h *hostileTarget) udpSend(t *testing.T, payload []byte, wait time.Duration) []byte {
 	t.Helper()
