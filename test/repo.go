@@ -1,10 +1,12 @@
 // Package test holds the end-to-end tests of ipsecoe and the harness they share: it builds
 // the CoreDNS binary of cmd/coredns (and the ipsecoe command) once per test run, starts
 // servers on free ports of 127.0.0.1 and waits for them to answer, asks them with dig,
-// validates with delv and unbound, and lays out key directories the way the kubelet does.
+// validates with delv and unbound, lays out key directories the way the kubelet does, and
+// stands in for the Kubernetes API.
 //
-// The tests drive real programs. A test whose program is missing skips, naming the Debian
-// package to install, unless CI or IPSECOE_REQUIRE_TOOLS is set: then it fails.
+// The tests drive real programs, found on PATH or in /usr/sbin and /sbin. A test whose
+// program is missing, or that needs root and is not, skips with one line naming the Debian
+// package to install (or root), unless CI or IPSECOE_REQUIRE_TOOLS is set: then it fails.
 //
 // The package does not import the plugin: the plugin is what the binary runs. The harness
 // files (those without _test in their name) import neither CoreDNS nor the plugin, so the
