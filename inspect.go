@@ -87,6 +87,7 @@ type FileReport struct {
 	Reason   string   `json:"refused,omitempty"`
 	Error    string   `json:"error,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	Omitted  []string `json:"omitted,omitempty"` // records left out for their size
 }
 
 // Check reads the key directory and reports every file, and every gateway line whose
@@ -101,7 +102,11 @@ func (l *Loader) Check() ([]FileReport, []string, error) {
 	for fid, f := range files {
 		r := FileReport{Path: f.path}
 		for _, w := range f.warnings {
-			r.Warnings = append(r.Warnings, printable(w))
+			if reasonOf(w) == reasonSize {
+				r.Omitted = append(r.Omitted, printable(w))
+			} else {
+				r.Warnings = append(r.Warnings, printable(w))
+			}
 		}
 		if f.err != nil {
 			r.Reason, r.Error = reasonOf(f.err), printable(f.err)

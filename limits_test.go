@@ -2,87 +2,20 @@ package ipsecoe
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
+
+	e2e "github.com/ipsecoe/ipsecoe/test"
 )
-
-// testCert makes a self-signed Ed25519 certificate (its signature has a fixed size) with the given SANs and, when pad > 0, a
-// non-critical extension of unknown type holding pad octets.
-func testCert(t testing.TB, ips []net.IP, names []string, pad int) []byte {
-	t.Helper()
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "limits"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  ips,
-		DNSNames:     names,
-	}
-	if pad > 0 {
-		tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, 1}, Value: make([]byte, pad)}}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
-// certOfSize makes a certificate of exactly size octets of DER.
-func certOfSize(t testing.TB, size int) []byte {
-	t.Helper()
-	pad := size - len(testCert(t, nil, []string{"big.example.com"}, 1)) + 1
-	for range 8 {
-		der := testCert(t, nil, []string{"big.example.com"}, pad)
-		if len(der) == size {
-			return der
-		}
-		pad += size - len(der)
-	}
-	t.Fatalf("no certificate of %d octets", size)
-	return nil
-}
-
-func pemOf(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
-func v6Addrs(n int) []net.IP {
-	out := make([]net.IP, n)
-	for i := range out {
-		a := netip.MustParseAddr("2001:db8::").As16()
-		a[13], a[14], a[15] = byte(i>>16), byte(i>>8), byte(i)
-		out[i] = net.IP(a[:])
-	}
-	return out
-}
-
-func v4Addrs(n int) []net.IP {
-	out := make([]net.IP, n)
-	for i := range out {
-		out[i] = net.IPv4(10, byte(i>>16), byte(i>>8), byte(i))
-	}
-	return out
-}
 
 // loadDir reads dir and builds its index with o.
 func loadDir(t testing.TB, dir string, o *options) ([]*keyFile, *index) {
@@ -102,15 +35,15 @@ func TestManySANs(t *testing.T) {
 		ips   []net.IP
 		names []string
 	}{
-		{v6Addrs(862), nil},
-		{v6Addrs(863), nil},
-		{v6Addrs(872), []string{"gw.example.com"}}, // the wrap would land on an entry boundary
-		{v6Addrs(1000), nil},
-		{v4Addrs(2400), nil},
-		{v4Addrs(5000), []string{"gw.example.com"}},
+		{e2e.Addrs("2001:db8::", 862), nil},
+		{e2e.Addrs("2001:db8::", 863), nil},
+		{e2e.Addrs("2001:db8::", 872), []string{"gw.example.com"}}, // the wrap would land on an entry boundary
+		{e2e.Addrs("2001:db8::", 1000), nil},
+		{e2e.Addrs("10.0.0.0", 2400), nil},
+		{e2e.Addrs("10.0.0.0", 5000), []string{"gw.example.com"}},
 	} {
 		dir := t.TempDir()
-		writeFile(t, filepath.Join(dir, "many.crt"), pemOf("CERTIFICATE", testCert(t, tc.ips, tc.names, 0)))
+		writeFile(t, filepath.Join(dir, "many.crt"), e2e.PEM("CERTIFICATE", e2e.Cert(t, tc.ips, tc.names, 0, 0)))
 		o := &options{precedence: 10, ports: []uint16{500}, dane: []daneConf{{3, 1, 1}}}
 		files, ix := loadDir(t, dir, o)
 		if files[0].err != nil {
@@ -159,13 +92,13 @@ func TestLargeCertificateIPSECA(t *testing.T) {
 		{70_000, both, false},
 		{300_000, both, false},
 	} {
-		der := certOfSize(t, tc.size)
+		der := e2e.CertOfSize(t, tc.size, "big.example.com")
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		writeFile(t, filepath.Join(dir, "big.crt"), pemOf("CERTIFICATE", der))
+		writeFile(t, filepath.Join(dir, "big.crt"), e2e.PEM("CERTIFICATE", der))
 		o := &options{precedence: 10, ports: []uint16{500}, dane: tc.dane}
 		files, ix := loadDir(t, dir, o)
 		if files[0].err != nil {
@@ -237,15 +170,7 @@ func TestRRsetLimit(t *testing.T) {
 		{2000, fit},
 	} {
 		dir := t.TempDir()
-		var bundle []byte
-		for range tc.keys {
-			pub, _, err := ed25519.GenerateKey(rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			spki, _ := x509.MarshalPKIXPublicKey(pub)
-			bundle = append(bundle, pemOf("PUBLIC KEY", spki)...)
-		}
+		bundle := e2e.Ed25519Bundle(t, tc.keys)
 		writeFile(t, filepath.Join(dir, "bundle.example.com.pem"), bundle)
 		o := &options{precedence: 10, dane: []daneConf{{3, 1, 1}}}
 		_, ix := loadDir(t, dir, o)
@@ -282,12 +207,7 @@ func packedLen(t testing.TB, m *dns.Msg) int {
 // gets an answer that fits.
 func TestGatewayRRsetLimit(t *testing.T) {
 	dir := t.TempDir()
-	var bundle []byte
-	for range 1500 {
-		pub, _, _ := ed25519.GenerateKey(rand.Reader)
-		spki, _ := x509.MarshalPKIXPublicKey(pub)
-		bundle = append(bundle, pemOf("PUBLIC KEY", spki)...)
-	}
+	bundle := e2e.Ed25519Bundle(t, 1500)
 	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), bundle)
 	target := "a-rather-long-gateway-name-to-make-every-record-larger.example.com."
 	writeFile(t, filepath.Join(dir, target+"pem"), bundle)
@@ -349,7 +269,7 @@ func TestBlobLimit(t *testing.T) {
 func TestSharedOwnerNotice(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
-	writeFile(t, filepath.Join(dir, "tenant-b.crt"), pemOf("CERTIFICATE", testCert(t, nil, []string{"gw.example.com"}, 0)))
+	writeFile(t, filepath.Join(dir, "tenant-b.crt"), e2e.PEM("CERTIFICATE", e2e.Cert(t, nil, []string{"gw.example.com"}, 0, 0)))
 	writeFile(t, filepath.Join(dir, "other.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
 	_, ix := loadDir(t, dir, &options{precedence: 10})
 	want := `name "gw.example.com." is published from several files: "gw.example.com.pem", "tenant-b.crt"`
