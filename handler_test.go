@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/request"
@@ -439,6 +440,22 @@ func TestQuestionName(t *testing.T) {
 		ref := request.Request{Req: m}
 		if q != ref.QName() || l != ref.Name() {
 			t.Errorf("Test %d: %q gives %q, %q; request.Request gives %q, %q", i, name, q, l, ref.QName(), ref.Name())
+		}
+	}
+}
+
+func TestMatchZone(t *testing.T) {
+	zones := []string{"example.com.", "sub.example.com.", "2.0.192.in-addr.arpa.", "."}
+	for i, name := range []string{
+		"example.com.", "a.example.com.", "sub.example.com.", "a.sub.example.com.", "xsub.example.com.",
+		"notexample.com.", "com.", ".", "1.2.0.192.in-addr.arpa.", "12.0.192.in-addr.arpa.", `a\.example.com.`, `a\.sub.example.com.`,
+	} {
+		want := plugin.Zones(zones).Matches(name)
+		if got := matchZone(zones, name); got != want {
+			t.Errorf("Test %d: %s: %q, plugin.Zones says %q", i, name, got, want)
+		}
+		if got, want := matchZone(zones[:3], name), plugin.Zones(zones[:3]).Matches(name); got != want {
+			t.Errorf("Test %d: %s without the root: %q, plugin.Zones says %q", i, name, got, want)
 		}
 	}
 }
