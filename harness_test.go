@@ -169,3 +169,13 @@ func valUnbound(t *testing.T, tools valTools, corePort, anchorFile string, zones
 	s := e2e.StartUnbound(t, tools.unbound, corePort, "trust-anchor-file: "+strconv.Quote(anchorFile), zones)
 	return s.Port, s.Log
 }
+
+func readVector(t testing.TB, name string) []byte {
+	t.Helper()
+	return e2e.Vector(t, name)
+}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	return e2e.Testdata(t, name)
+}

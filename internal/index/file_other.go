@@ -1,6 +1,6 @@
 //go:build !unix
 
-package ipsecoe
+package index
 
 import (
 	"io"

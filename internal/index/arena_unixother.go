@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package ipsecoe
+package index
 
 import "unsafe"
 

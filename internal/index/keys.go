@@ -1,4 +1,4 @@
-package ipsecoe
+package index
 
 import (
 	"crypto/sha256"
@@ -11,28 +11,32 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 )
 
 // maxFileSize is the largest key file read; anything bigger is refused.
 const maxFileSize = 1 << 20
 
-// keyFile is what one file of the key directory gave.
-type keyFile struct {
-	path string    // path relative to the key directory, through visible names only
-	sum  [16]byte  // the first half of the content's SHA-256
-	same bool      // the file looked as it did on the last read, and was not read again
-	stat fileStat  // what the file looked like when it was read
-	keys []*pubKey // the keys parsed on this read (reads for no options only)
-	// or packed (see packKeys) as soon as parsed, until an index takes them: a reload of
-	// many files holds bytes rather than parsed objects for the collector to trace
+// File is what one file of the key directory gave.
+type File struct {
+	Path     string  // path relative to the key directory, through visible names only
+	Same     bool    // the file looked as it did on the last read, and was not read again
+	Err      error   // why the file was refused on this read, if it was
+	Kept     bool    // Err is set, and the file keeps the keys of its last good read
+	Warnings []error // published, but something in it was left out or is out of date
+
+	sum  [16]byte // the first half of the content's SHA-256
+	stat fileStat // what the file looked like when it was read
+
+	// Its keys are in one of two places: packed as parsed on this read (see packKeys), so
+	// that a reload of many files holds bytes rather than objects for the collector to
+	// trace; or, once an index is built, in that index (possibly an earlier one, for a file
+	// unchanged or kept).
 	packed []byte
 	nkeys  int32
-	src    *index // otherwise: the index that holds the file's keys (possibly from an earlier, good read)
-	fid    int32  // and the file's number there
-	err    error  // why the file was refused on this read, if it was
-	kept   bool   // err is set and keys are the last good ones
-
-	warnings []error // published, but something in it was left out or is out of date
+	src    *Index
+	fid    int32
 }
 
 // fileStat identifies one version of a file: a file whose real path, inode, size and
@@ -52,7 +56,7 @@ func statOf(real string, fi os.FileInfo) fileStat {
 // computed once, and not the certificate and SubjectPublicKeyInfo it came from. With a nil
 // o the keys keep everything. It also returns the state of the directories it walked. A
 // non-nil pc paces the reading to a share of one CPU, on one goroutine.
-func readKeyDirFor(dir string, prev *index, o *options, pc *pacer) ([]*keyFile, *dirState, error) {
+func ReadDir(dir string, prev *Index, o *Options, pc *Pacer) ([]*File, *DirState, error) {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("key directory: %w", err)
@@ -62,13 +66,16 @@ func readKeyDirFor(dir string, prev *index, o *options, pc *pacer) ([]*keyFile, 
 	} else if !fi.IsDir() {
 		return nil, nil, fmt.Errorf("key directory %s: not a directory", dir)
 	}
+	if o == nil {
+		o = &Options{}
+	}
 	w := &walker{root: root, prev: prev, opts: o, pace: pc, seen: map[string]bool{root: true}}
 	if err := w.walk(root, ""); err != nil {
 		return nil, nil, err
 	}
 	w.readAll()
-	sort.Slice(w.files, func(i, j int) bool { return w.files[i].path < w.files[j].path })
-	ds := &dirState{root: root}
+	sort.Slice(w.files, func(i, j int) bool { return w.files[i].Path < w.files[j].Path })
+	ds := &DirState{root: root}
 	for d := range w.seen {
 		if fi, err := os.Stat(d); err == nil {
 			ds.dirs = append(ds.dirs, statOf(d, fi))
@@ -78,9 +85,9 @@ func readKeyDirFor(dir string, prev *index, o *options, pc *pacer) ([]*keyFile, 
 	return w.files, ds, nil
 }
 
-// dirState is what the directories of a key directory looked like after a read: a
+// DirState is what the directories of a key directory looked like after a read: a
 // kubelet or git-sync swap, and any file added, removed or renamed, changes it.
-type dirState struct {
+type DirState struct {
 	root  string
 	paths []string
 	dirs  []fileStat
@@ -88,7 +95,7 @@ type dirState struct {
 
 // unchanged reports whether dir still resolves to the same root and its directories
 // still have the same inode and modification time.
-func (ds *dirState) unchanged(dir string) bool {
+func (ds *DirState) unchanged(dir string) bool {
 	if ds == nil {
 		return false
 	}
@@ -106,11 +113,11 @@ func (ds *dirState) unchanged(dir string) bool {
 
 type walker struct {
 	root  string
-	prev  *index // the index of the last read, nil for none
-	opts  *options
-	pace  *pacer
+	prev  *Index // the index of the last read, nil for none
+	opts  *Options
+	pace  *Pacer
 	seen  map[string]bool // real directories visited, against symlink loops
-	files []*keyFile
+	files []*File
 	jobs  []readJob // files to read and parse, with their place in files
 }
 
@@ -121,7 +128,7 @@ type readJob struct {
 
 // readAll reads and parses the files the walk found, on every CPU, or paced on one.
 func (w *walker) readAll() {
-	if w.pace.paced() {
+	if w.pace.Paced() {
 		for _, j := range w.jobs {
 			w.files[j.at] = w.read(j.path, j.rel)
 			w.pace.tick()
@@ -150,7 +157,7 @@ func (w *walker) walk(dir, rel string) error {
 		if rel == "" {
 			return fmt.Errorf("key directory: %w", err)
 		}
-		w.refuse(rel, refuse(reasonRead, "%v", errors.Unwrap(err)))
+		w.refuse(rel, keyfile.Refuse(keyfile.ReasonRead, "%v", errors.Unwrap(err)))
 		return nil
 	}
 	for _, e := range entries {
@@ -164,16 +171,16 @@ func (w *walker) walk(dir, rel string) error {
 		if typ&os.ModeSymlink != 0 {
 			target, err := filepath.EvalSymlinks(path)
 			if err != nil {
-				w.refuse(relPath, refuse(reasonSymlink, "unresolvable symlink: %v", errors.Unwrap(err)))
+				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonSymlink, "unresolvable symlink: %v", errors.Unwrap(err)))
 				continue
 			}
 			if !within(w.root, target) {
-				w.refuse(relPath, refuse(reasonSymlink, "symlink leads outside the key directory"))
+				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonSymlink, "symlink leads outside the key directory"))
 				continue
 			}
 			fi, err := os.Stat(target)
 			if err != nil {
-				w.refuse(relPath, refuse(reasonRead, "%v", errors.Unwrap(err)))
+				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonRead, "%v", errors.Unwrap(err)))
 				continue
 			}
 			path, typ = target, fi.Mode().Type()
@@ -188,7 +195,7 @@ func (w *walker) walk(dir, rel string) error {
 				return err
 			}
 		case !typ.IsRegular():
-			w.refuse(relPath, refuse(reasonRead, "not a regular file"))
+			w.refuse(relPath, keyfile.Refuse(keyfile.ReasonRead, "not a regular file"))
 		default:
 			// Stat and read on the workers: a large directory is mostly files.
 			w.jobs = append(w.jobs, readJob{at: len(w.files), path: path, rel: relPath})
@@ -205,26 +212,26 @@ func within(root, path string) bool {
 
 // read stats, reads and parses one file; a file whose stat is unchanged since the last
 // read is not read again. It runs concurrently: it only reads w.prev, which is immutable.
-func (w *walker) read(path, rel string) *keyFile {
+func (w *walker) read(path, rel string) *File {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return w.refused(rel, refuse(reasonRead, "%v", errors.Unwrap(err)))
+		return w.refused(rel, keyfile.Refuse(keyfile.ReasonRead, "%v", errors.Unwrap(err)))
 	}
 	if fi.Size() > maxFileSize {
-		return w.refused(rel, refuse(reasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
+		return w.refused(rel, keyfile.Refuse(keyfile.ReasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
 	}
 	st := statOf(path, fi)
 	p := w.prev.prevFile(rel)
 	if p != nil && p.stat == st {
-		p.same = true
+		p.Same = true
 		return p // the same file as last time
 	}
 	data, err := readFile(path, fi.Size())
 	if err != nil {
-		return w.refused(rel, refuse(reasonRead, "%v", err))
+		return w.refused(rel, keyfile.Refuse(keyfile.ReasonRead, "%v", err))
 	}
 	if len(data) > maxFileSize {
-		return w.refused(rel, refuse(reasonSize, "over the %d byte limit", maxFileSize))
+		return w.refused(rel, keyfile.Refuse(keyfile.ReasonSize, "over the %d byte limit", maxFileSize))
 	}
 	var sum [16]byte
 	full := sha256.Sum256(data)
@@ -235,30 +242,33 @@ func (w *walker) read(path, rel string) *keyFile {
 		kf.stat = st
 		return &kf
 	}
-	kf := &keyFile{path: rel, sum: sum, stat: st}
-	kf.keys, kf.err = parseKeyFile(data)
-	if kf.err == nil {
-		kf.warnings, kf.err = assignOwners(filepath.Base(rel), kf.keys)
-		for i, k := range kf.keys {
-			if k.expired {
-				kf.warnings = append(kf.warnings, fmt.Errorf("certificate %d is expired or not yet valid; published all the same", i+1))
-			}
+	kf := &File{Path: rel, sum: sum, stat: st}
+	keys, err := keyfile.Parse(data)
+	if err == nil {
+		kf.Warnings, err = keyfile.AssignOwners(filepath.Base(rel), keys)
+	}
+	for i, k := range keys {
+		if err == nil {
+			err = checkField(k.Field)
 		}
-		if w.opts != nil && kf.err == nil {
-			var warnings []error
-			kf.packed, warnings = packKeys(kf.keys, w.opts)
-			kf.nkeys, kf.keys, kf.warnings = int32(len(kf.keys)), nil, append(kf.warnings, warnings...)
+		if k.Expired {
+			kf.Warnings = append(kf.Warnings, fmt.Errorf("certificate %d is expired or not yet valid; published all the same", i+1))
 		}
 	}
-	if kf.err != nil {
+	if kf.Err = err; err == nil {
+		var warnings []error
+		kf.packed, warnings = packKeys(keys, w.opts)
+		kf.nkeys, kf.Warnings = int32(len(keys)), append(kf.Warnings, warnings...)
+	}
+	if kf.Err != nil {
 		w.keep(kf)
 	}
 	return kf
 }
 
 // refused is a file that could not be read at all.
-func (w *walker) refused(rel string, err error) *keyFile {
-	kf := &keyFile{path: rel, err: err}
+func (w *walker) refused(rel string, err error) *File {
+	kf := &File{Path: rel, Err: err}
 	w.keep(kf)
 	return kf
 }
@@ -269,20 +279,17 @@ func (w *walker) refuse(rel string, err error) {
 }
 
 // keep gives a refused file the keys of its last good read, if there was one.
-func (w *walker) keep(kf *keyFile) {
-	kf.keys, kf.src, kf.packed = nil, nil, nil
-	if p := w.prev.prevFile(kf.path); p != nil && p.keyCount() > 0 {
-		kf.keys, kf.src, kf.fid, kf.kept = p.keys, p.src, p.fid, true
+func (w *walker) keep(kf *File) {
+	kf.src, kf.packed = nil, nil
+	if p := w.prev.prevFile(kf.Path); p != nil && p.keyCount() > 0 {
+		kf.src, kf.fid, kf.Kept = p.src, p.fid, true
 	}
 }
 
 // keyCount is the number of keys the file gives.
-func (f *keyFile) keyCount() int {
-	if f.packed != nil {
-		return int(f.nkeys)
+func (f *File) keyCount() int {
+	if f.src != nil {
+		return int(f.src.fileRecs[f.fid].keys.n)
 	}
-	if f.keys != nil || f.src == nil {
-		return len(f.keys)
-	}
-	return int(f.src.fileRecs[f.fid].keys.n)
+	return int(f.nkeys)
 }

@@ -1,4 +1,4 @@
-package ipsecoe
+package index
 
 import (
 	"runtime"
@@ -13,7 +13,7 @@ import (
 // unreachable. Nothing read from it outlives the index: answers copy what they take.
 
 // freeze moves ix's arrays into an off-heap block.
-func (ix *index) freeze() {
+func (ix *Index) freeze() {
 	size := 0
 	size = reserve(size, ix.blob)
 	size = reserve(size, ix.keys)

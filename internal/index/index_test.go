@@ -1,4 +1,4 @@
-package ipsecoe
+package index
 
 import (
 	"net/netip"
@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	e2e "github.com/ipsecoe/ipsecoe/test"
+
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 )
 
 // TestIndexRecords checks the packed index against what the key files say: one record per
@@ -18,18 +20,18 @@ import (
 // empty non-terminals above every owner.
 func TestIndexRecords(t *testing.T) {
 	dir := t.TempDir()
-	rsa, ed := readVector(t, "keys/rsa2048.pub.pem"), readVector(t, "keys/ed25519.pub.pem")
-	writeFile(t, filepath.Join(dir, "a/192.0.2.1.pem"), rsa)
-	writeFile(t, filepath.Join(dir, "b/192.0.2.1.pem"), rsa) // the same key again
-	writeFile(t, filepath.Join(dir, "c/192.0.2.1.pem"), ed)  // a second key
-	writeFile(t, filepath.Join(dir, "_500.host.example.com.pem"), ed)
-	writeFile(t, filepath.Join(dir, "host.example.com.pem"), ed)
-	o := &options{precedence: 10, ports: []uint16{53}, dane: []daneConf{{3, 1, 1}, {3, 1, 2}}}
-	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	rsa, ed := e2e.Vector(t, "keys/rsa2048.pub.pem"), e2e.Vector(t, "keys/ed25519.pub.pem")
+	e2e.WriteFile(t, filepath.Join(dir, "a/192.0.2.1.pem"), rsa)
+	e2e.WriteFile(t, filepath.Join(dir, "b/192.0.2.1.pem"), rsa) // the same key again
+	e2e.WriteFile(t, filepath.Join(dir, "c/192.0.2.1.pem"), ed)  // a second key
+	e2e.WriteFile(t, filepath.Join(dir, "_500.host.example.com.pem"), ed)
+	e2e.WriteFile(t, filepath.Join(dir, "host.example.com.pem"), ed)
+	o := &Options{Precedence: 10, Ports: []uint16{53}, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}, {Usage: 3, Selector: 1, Matching: 2}}}
+	files, _, err := ReadDir(dir, nil, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix := buildIndex(files, o, nil)
+	ix := Build(files, o, nil)
 	tests := []struct {
 		name          string
 		exists        bool
@@ -61,11 +63,11 @@ func TestIndexRecords(t *testing.T) {
 
 	// A second build from the packed keys alone (no file parsed again) gives the same.
 	for _, f := range files {
-		if f.keys != nil || f.src != ix {
-			t.Fatalf("%s: not packed into the index", f.path)
+		if f.packed != nil || f.src != ix {
+			t.Fatalf("%s: not packed into the index", f.Path)
 		}
 	}
-	again := buildIndex(files, o, nil)
+	again := Build(files, o, nil)
 	if again.serial != ix.serial || len(again.names) != len(ix.names) || again.records["IPSECA"] != 8 {
 		t.Errorf("rebuilt from the packed keys: serial %d, %d names, %v; want %d, %d, the same records",
 			again.serial, len(again.names), again.records, ix.serial, len(ix.names))
@@ -76,20 +78,32 @@ func TestIndexRecords(t *testing.T) {
 // index is gone and its off-heap block unmapped: answers must copy what they take. It
 // waits until the block is seen unmapped, so that it fails too when nothing frees it.
 func TestIndexAnswersOutliveIt(t *testing.T) {
-	p := newTestPlugin(t, testKeyDir(t), "")
-	var rrs []dns.RR
+	dir := t.TempDir()
+	e2e.WriteFile(t, filepath.Join(dir, "192.0.2.1.pem"), e2e.Vector(t, "keys/rsa2048.pub.pem"))
+	e2e.WriteFile(t, filepath.Join(dir, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
+	o := &Options{Precedence: 10, Ports: []uint16{53}, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}}
+	var rrs []string
 	var block uintptr // the start of the index's off-heap block: its blob is placed first
 	want := ""
 	func() {
-		ix := p.idx.Load()
+		files, _, err := ReadDir(dir, nil, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := Build(files, o, nil)
 		block = addrOf(ix.blob)
 		for _, name := range []string{"1.2.0.192.in-addr.arpa.", "_53.1.2.0.192.in-addr.arpa.", "gw.example.com."} {
-			n, _ := ix.lookup(name)
-			rrs = n.appendIPSECKEY(rrs, name, 300)
-			rrs = n.appendIPSECA(rrs, name, 300)
+			n, _ := ix.Lookup(name)
+			for _, r := range n.IPSECKEYs(nil) {
+				rrs = append(rrs, r.PublicKey)
+			}
+			for _, a := range n.IPSECAs(nil) {
+				rrs = append(rrs, string(a.Data))
+			}
+			runtime.KeepAlive(ix)
 		}
 		for _, rr := range rrs {
-			want += rr.String() + "\n"
+			want += rr + "\n"
 		}
 	}()
 	if len(rrs) < 3 {
@@ -101,7 +115,6 @@ func TestIndexAnswersOutliveIt(t *testing.T) {
 	} else if !mapped {
 		t.Fatalf("the index's block at %#x is not mapped while the index lives", block)
 	}
-	p.idx.Store(nil)
 	// The cleanup that unmaps the block runs in a goroutine of its own after a collection
 	// finds the index unreachable: collect until the block is gone, for 5 s at most.
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -116,7 +129,7 @@ func TestIndexAnswersOutliveIt(t *testing.T) {
 	}
 	got := ""
 	for _, rr := range rrs {
-		got += rr.String() + "\n"
+		got += rr + "\n"
 	}
 	if got != want || strings.Count(got, "\n") != len(rrs) {
 		t.Errorf("records changed after their index went:\n%s\nwant\n%s", got, want)
@@ -167,21 +180,21 @@ func TestOffHeapAligned(t *testing.T) {
 // upset the next name's, compacted in the same array right after it.
 func TestIndexDedupAcrossLists(t *testing.T) {
 	dir := t.TempDir()
-	rsa, ed := readVector(t, "keys/rsa2048.pub.pem"), readVector(t, "keys/ed25519.pub.pem")
+	rsa, ed := e2e.Vector(t, "keys/rsa2048.pub.pem"), e2e.Vector(t, "keys/ed25519.pub.pem")
 	// Files are read in path order: 192.0.2.1 gets one key twice, then 192.0.2.2 gets
 	// rsa, ed, rsa, whose third must be seen as a repeat of its first.
 	for path, key := range map[string][]byte{
 		"a/192.0.2.1.pem": rsa, "b/192.0.2.1.pem": rsa,
 		"c/192.0.2.2.pem": rsa, "d/192.0.2.2.pem": ed, "e/192.0.2.2.pem": rsa,
 	} {
-		writeFile(t, filepath.Join(dir, path), key)
+		e2e.WriteFile(t, filepath.Join(dir, path), key)
 	}
-	o := &options{precedence: 10}
-	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	o := &Options{Precedence: 10}
+	files, _, err := ReadDir(dir, nil, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix := buildIndex(files, o, nil)
+	ix := Build(files, o, nil)
 	for name, want := range map[string]int{"1.2.0.192.in-addr.arpa.": 1, "2.2.0.192.in-addr.arpa.": 2} {
 		if n, _ := ix.lookup(name); len(n.keys()) != want {
 			t.Errorf("%s: %d keys, want %d", name, len(n.keys()), want)
@@ -196,16 +209,16 @@ func TestIndexDedupAcrossLists(t *testing.T) {
 // and the prefix's records, and an address beside it the prefix's alone.
 func TestIndexOwnerInGateway(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "10.1.2.3.pem"), readVector(t, "keys/rsa2048.pub.pem"))
-	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
-	o := &options{precedence: 10, gateways: []gatewayConf{
-		{prefix: netip.MustParsePrefix("10.1.0.0/16"), target: "gw.example.com.", precedence: 20},
+	e2e.WriteFile(t, filepath.Join(dir, "10.1.2.3.pem"), e2e.Vector(t, "keys/rsa2048.pub.pem"))
+	e2e.WriteFile(t, filepath.Join(dir, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
+	o := &Options{Precedence: 10, Gateways: []Gateway{
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Target: "gw.example.com.", Precedence: 20},
 	}}
-	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	files, _, err := ReadDir(dir, nil, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix := buildIndex(files, o, nil)
+	ix := Build(files, o, nil)
 	tests := []struct {
 		name    string
 		own, gw int
@@ -219,9 +232,9 @@ func TestIndexOwnerInGateway(t *testing.T) {
 		own, gw := 0, 0
 		for _, k := range n.keys() {
 			switch {
-			case k.gwType == gwTypeNone && k.algorithm == algRSA:
+			case k.GatewayType == GatewayNone && k.Algorithm == keyfile.AlgRSA:
 				own++
-			case k.gwType == gwTypeHost && k.gwHost == "gw.example.com." && k.precedence == 20:
+			case k.GatewayType == GatewayHost && k.GatewayHost == "gw.example.com." && k.Precedence == 20:
 				gw++
 			default:
 				t.Errorf("%s: unexpected record %v", tc.name, k)

@@ -1,4 +1,4 @@
-package ipsecoe
+package index
 
 import (
 	"crypto/ed25519"
@@ -14,17 +14,18 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 	e2e "github.com/ipsecoe/ipsecoe/test"
 )
 
 // loadDir reads dir and builds its index with o.
-func loadDir(t testing.TB, dir string, o *options) ([]*keyFile, *index) {
+func loadDir(t testing.TB, dir string, o *Options) ([]*File, *Index) {
 	t.Helper()
-	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	files, _, err := ReadDir(dir, nil, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files, buildIndex(files, o, nil)
+	return files, Build(files, o, nil)
 }
 
 // TestManySANs publishes every SAN of a certificate, around the size where the owner list
@@ -43,18 +44,18 @@ func TestManySANs(t *testing.T) {
 		{e2e.Addrs("10.0.0.0", 5000), []string{"gw.example.com"}},
 	} {
 		dir := t.TempDir()
-		writeFile(t, filepath.Join(dir, "many.crt"), e2e.PEM("CERTIFICATE", e2e.Cert(t, tc.ips, tc.names, 0, 0)))
-		o := &options{precedence: 10, ports: []uint16{500}, dane: []daneConf{{3, 1, 1}}}
+		e2e.WriteFile(t, filepath.Join(dir, "many.crt"), e2e.PEM("CERTIFICATE", e2e.Cert(t, tc.ips, tc.names, 0, 0)))
+		o := &Options{Precedence: 10, Ports: []uint16{500}, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}}
 		files, ix := loadDir(t, dir, o)
-		if files[0].err != nil {
-			t.Fatalf("Test %d: %v", i, files[0].err)
+		if files[0].Err != nil {
+			t.Fatalf("Test %d: %v", i, files[0].Err)
 		}
 		owners := len(tc.ips) + len(tc.names)
 		if ix.records["IPSECKEY"] != owners || ix.records["IPSECA"] != owners {
 			t.Errorf("Test %d: %v records, want %d of each", i, ix.records, owners)
 		}
 		for _, ip := range tc.ips {
-			name := addrOwner(netip.MustParseAddr(ip.String())).name
+			name := keyfile.AddrOwner(netip.MustParseAddr(ip.String())).Name
 			if n, _ := ix.lookup(name); len(n.keys()) != 1 {
 				t.Errorf("Test %d: %s has %d keys, want 1", i, name, len(n.keys()))
 			}
@@ -78,15 +79,15 @@ func TestManySANs(t *testing.T) {
 // past that; the digest of the real SubjectPublicKeyInfo is published either way, and
 // nothing else.
 func TestLargeCertificateIPSECA(t *testing.T) {
-	both := []daneConf{{3, 0, 0}, {3, 1, 1}}
+	both := []keyfile.DANE{{Usage: 3, Selector: 0, Matching: 0}, {Usage: 3, Selector: 1, Matching: 1}}
 	digestRoom := rrOverhead + 3 + sha256.Size
 	for i, tc := range []struct {
 		size      int
-		dane      []daneConf
+		dane      []keyfile.DANE
 		published bool
 	}{
-		{maxIPSECAData, []daneConf{{3, 0, 0}}, true},
-		{maxIPSECAData + 1, []daneConf{{3, 0, 0}}, false},
+		{maxIPSECAData, []keyfile.DANE{{Usage: 3, Selector: 0, Matching: 0}}, true},
+		{maxIPSECAData + 1, []keyfile.DANE{{Usage: 3, Selector: 0, Matching: 0}}, false},
 		{maxIPSECAData - digestRoom, both, true},
 		{maxIPSECAData - digestRoom + 1, both, false},
 		{70_000, both, false},
@@ -98,11 +99,11 @@ func TestLargeCertificateIPSECA(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		writeFile(t, filepath.Join(dir, "big.crt"), e2e.PEM("CERTIFICATE", der))
-		o := &options{precedence: 10, ports: []uint16{500}, dane: tc.dane}
+		e2e.WriteFile(t, filepath.Join(dir, "big.crt"), e2e.PEM("CERTIFICATE", der))
+		o := &Options{Precedence: 10, Ports: []uint16{500}, DANE: tc.dane}
 		files, ix := loadDir(t, dir, o)
-		if files[0].err != nil {
-			t.Fatalf("Test %d: %v", i, files[0].err)
+		if files[0].Err != nil {
+			t.Fatalf("Test %d: %v", i, files[0].Err)
 		}
 		n, _ := ix.lookup("_500.big.example.com.")
 		var want []string
@@ -114,15 +115,13 @@ func TestLargeCertificateIPSECA(t *testing.T) {
 			want = append(want, fmt.Sprintf("3 1 1 %x", spki))
 		}
 		var got []string
-		for _, d := range n.ipsecas() {
-			got = append(got, d.String())
-		}
+		got = append(got, n.ipsecas()...)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("Test %d: %d-octet certificate: %d IPSECA records, want %d", i, tc.size, len(got), len(want))
 		}
-		warned := len(files[0].warnings) == 1 && reasonOf(files[0].warnings[0]) == reasonSize
+		warned := len(files[0].Warnings) == 1 && keyfile.Reason(files[0].Warnings[0]) == keyfile.ReasonSize
 		if warned == tc.published {
-			t.Errorf("Test %d: %d-octet certificate: warnings %v", i, tc.size, files[0].warnings)
+			t.Errorf("Test %d: %d-octet certificate: warnings %v", i, tc.size, files[0].Warnings)
 		}
 		if len(ix.errors) != 0 {
 			t.Errorf("Test %d: errors %v", i, ix.errors)
@@ -146,12 +145,14 @@ func TestKeyFieldLimit(t *testing.T) {
 			mod[j] = 0xff
 		}
 		field := append([]byte{3, 1, 0, 1}, mod...)
-		line := "leftrsasigkey=0s" + base64.StdEncoding.EncodeToString(field) + "\n"
-		keys, err := parseKeyFile([]byte(line))
-		if tc.ok && (err != nil || len(keys) != 1) {
+		dir := t.TempDir()
+		e2e.WriteFile(t, filepath.Join(dir, "big.example.com.pub"), []byte("leftrsasigkey=0s"+base64.StdEncoding.EncodeToString(field)+"\n"))
+		files, ix := loadDir(t, dir, &Options{Precedence: 10})
+		err := files[0].Err
+		if tc.ok && (err != nil || len(ix.keys) != 1) {
 			t.Errorf("Test %d: %d-octet field refused: %v", i, tc.size, err)
 		}
-		if !tc.ok && reasonOf(err) != reasonSize {
+		if !tc.ok && (keyfile.Reason(err) != keyfile.ReasonSize || len(ix.keys) != 0) {
 			t.Errorf("Test %d: %d-octet field: err %v, want refused for its size", i, tc.size, err)
 		}
 	}
@@ -171,21 +172,21 @@ func TestRRsetLimit(t *testing.T) {
 	} {
 		dir := t.TempDir()
 		bundle := e2e.Ed25519Bundle(t, tc.keys)
-		writeFile(t, filepath.Join(dir, "bundle.example.com.pem"), bundle)
-		o := &options{precedence: 10, dane: []daneConf{{3, 1, 1}}}
+		e2e.WriteFile(t, filepath.Join(dir, "bundle.example.com.pem"), bundle)
+		o := &Options{Precedence: 10, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}}
 		_, ix := loadDir(t, dir, o)
 		n, _ := ix.lookup("bundle.example.com.")
 		if got := len(n.keys()); got != tc.want {
 			t.Errorf("Test %d: %d keys published of %d, want %d", i, got, tc.keys, tc.want)
 		}
-		trimmed := len(ix.errors) == 1 && reasonOf(ix.errors[0]) == reasonSize && strings.Contains(ix.errors[0].Error(), `"bundle.example.com.pem"`)
+		trimmed := len(ix.errors) == 1 && keyfile.Reason(ix.errors[0]) == keyfile.ReasonSize && strings.Contains(ix.errors[0].Error(), `"bundle.example.com.pem"`)
 		if trimmed != (tc.keys > tc.want) {
 			t.Errorf("Test %d: errors %v", i, ix.errors)
 		}
 		// What is kept fits: the RRset with four large signatures and the question.
 		m := new(dns.Msg)
 		m.SetQuestion("bundle.example.com.", dns.TypeIPSECKEY)
-		m.Answer = n.appendIPSECKEY(nil, "bundle.example.com.", 3600)
+		m.Answer = ipseckeyRRs(n, "bundle.example.com.")
 		if size := packedLen(t, m); size > maxRRsetWire+12+len("bundle.example.com.")+5 {
 			t.Errorf("Test %d: answer of %d octets", i, size)
 		}
@@ -208,12 +209,12 @@ func packedLen(t testing.TB, m *dns.Msg) int {
 func TestGatewayRRsetLimit(t *testing.T) {
 	dir := t.TempDir()
 	bundle := e2e.Ed25519Bundle(t, 1500)
-	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), bundle)
+	e2e.WriteFile(t, filepath.Join(dir, "gw.example.com.pem"), bundle)
 	target := "a-rather-long-gateway-name-to-make-every-record-larger.example.com."
-	writeFile(t, filepath.Join(dir, target+"pem"), bundle)
-	o := &options{precedence: 10, gateways: []gatewayConf{
-		{prefix: netip.MustParsePrefix("10.0.0.0/8"), target: "gw.example.com.", precedence: 1},
-		{prefix: netip.MustParsePrefix("10.1.0.0/16"), target: target, precedence: 2},
+	e2e.WriteFile(t, filepath.Join(dir, target+"pem"), bundle)
+	o := &Options{Precedence: 10, Gateways: []Gateway{
+		{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Target: "gw.example.com.", Precedence: 1},
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Target: target, Precedence: 2},
 	}}
 	_, ix := loadDir(t, dir, o)
 	n, ok := ix.lookup("1.2.1.10.in-addr.arpa.")
@@ -222,11 +223,11 @@ func TestGatewayRRsetLimit(t *testing.T) {
 	}
 	m := new(dns.Msg)
 	m.SetQuestion("1.2.1.10.in-addr.arpa.", dns.TypeIPSECKEY)
-	m.Answer = n.appendIPSECKEY(nil, "1.2.1.10.in-addr.arpa.", 3600)
+	m.Answer = ipseckeyRRs(n, "1.2.1.10.in-addr.arpa.")
 	if size := packedLen(t, m); size > maxRRsetWire+64 {
 		t.Errorf("gateway answer of %d octets", size)
 	}
-	if len(ix.errors) == 0 || reasonOf(ix.errors[0]) != reasonSize {
+	if len(ix.errors) == 0 || keyfile.Reason(ix.errors[0]) != keyfile.ReasonSize {
 		t.Errorf("errors %v, want the gateway trim", ix.errors)
 	}
 }
@@ -235,10 +236,10 @@ func TestGatewayRRsetLimit(t *testing.T) {
 // keeps one that reaches it exactly.
 func TestBlobLimit(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
-	writeFile(t, filepath.Join(dir, "b.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
-	o := &options{precedence: 10, ports: []uint16{500}, dane: []daneConf{{3, 1, 1}}}
-	files, _, err := readKeyDirFor(dir, nil, o, nil)
+	e2e.WriteFile(t, filepath.Join(dir, "a.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
+	e2e.WriteFile(t, filepath.Join(dir, "b.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))
+	o := &Options{Precedence: 10, Ports: []uint16{500}, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}}
+	files, _, err := ReadDir(dir, nil, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +254,8 @@ func TestBlobLimit(t *testing.T) {
 		{total - 1, 1},
 	} {
 		blobLimit = tc.limit
-		files, _, _ := readKeyDirFor(dir, nil, o, nil)
-		ix := buildIndex(files, o, nil)
+		files, _, _ := ReadDir(dir, nil, o, nil)
+		ix := Build(files, o, nil)
 		if len(ix.keys) != tc.keys || uint64(len(ix.blob)) > tc.limit {
 			t.Errorf("Test %d: limit %d: %d keys, blob %d", i, tc.limit, len(ix.keys), len(ix.blob))
 		}
@@ -268,28 +269,12 @@ func TestBlobLimit(t *testing.T) {
 // TestSharedOwnerNotice names the files that publish one name.
 func TestSharedOwnerNotice(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
-	writeFile(t, filepath.Join(dir, "tenant-b.crt"), e2e.PEM("CERTIFICATE", e2e.Cert(t, nil, []string{"gw.example.com"}, 0, 0)))
-	writeFile(t, filepath.Join(dir, "other.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
-	_, ix := loadDir(t, dir, &options{precedence: 10})
+	e2e.WriteFile(t, filepath.Join(dir, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
+	e2e.WriteFile(t, filepath.Join(dir, "tenant-b.crt"), e2e.PEM("CERTIFICATE", e2e.Cert(t, nil, []string{"gw.example.com"}, 0, 0)))
+	e2e.WriteFile(t, filepath.Join(dir, "other.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))
+	_, ix := loadDir(t, dir, &Options{Precedence: 10})
 	want := `name "gw.example.com." is published from several files: "gw.example.com.pem", "tenant-b.crt"`
 	if len(ix.notices) != 1 || ix.notices[0] != want {
 		t.Errorf("notices %q, want %q", ix.notices, want)
-	}
-}
-
-// TestPrintable escapes what could forge a log line or drive a terminal.
-func TestPrintable(t *testing.T) {
-	for i, tc := range []struct{ in, want string }{
-		{`"x.pem": bad`, `"x.pem": bad`},
-		{"x.pem: bad\n[INFO] plugin/ipsecoe: loaded", `x.pem: bad\n[INFO] plugin/ipsecoe: loaded`},
-		{"\x1b[31mred", `\x1b[31mred`},
-		{"tab\there\r", `tab\there\r`},
-		{"naïve", "naïve"},
-		{"\u2028line", `\u2028line`},
-	} {
-		if got := printable(tc.in); got != tc.want {
-			t.Errorf("Test %d: printable(%q) = %q, want %q", i, tc.in, got, tc.want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package ipsecoe
+package index
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 )
 
 // Every length the index packs is checked where it is packed: what does not fit is refused
@@ -28,7 +30,7 @@ var blobLimit = uint64(math.MaxUint32)
 // checkField refuses a public key field no IPSECKEY record could carry in a DNS message.
 func checkField(field []byte) error {
 	if len(field) > maxKeyField {
-		return refuse(reasonSize, "public key field of %d octets; an IPSECKEY record carries at most %d", len(field), maxKeyField)
+		return keyfile.Refuse(keyfile.ReasonSize, "public key field of %d octets; an IPSECKEY record carries at most %d", len(field), maxKeyField)
 	}
 	return nil
 }
@@ -49,7 +51,7 @@ func ipsecaWire(packed []byte) int {
 
 // fitIPSECA splits one key's IPSECA records into those that fit in one message together
 // and those left out: the largest go first, so a digest is kept before a whole certificate.
-func fitIPSECA(recs []*IPSECA) (kept, left []*IPSECA) {
+func fitIPSECA(recs []keyfile.Association) (kept, left []keyfile.Association) {
 	size := 0
 	for _, d := range recs {
 		size += rrOverhead + 3 + len(d.Data)
@@ -85,7 +87,7 @@ func fitKeys(list []uint32, room int, size func(uint32) int) (n, used int) {
 
 // trimmed is the refusal logged when a name's records do not all fit in one message.
 func (b *builder) trimmed(name string, kept, all int, left []uint32) error {
-	return refuse(reasonSize, "name %q: %d of its %d records left out (from %s): the others fill the %d octets one DNS message holds with its signatures",
+	return keyfile.Refuse(keyfile.ReasonSize, "name %q: %d of its %d records left out (from %s): the others fill the %d octets one DNS message holds with its signatures",
 		name, all-kept, all, b.filesOf(left), maxRRsetWire)
 }
 
@@ -96,7 +98,7 @@ func (b *builder) fileOf(key uint32) string {
 	if i == len(recs) {
 		return ""
 	}
-	return b.files[i].path
+	return b.files[i].Path
 }
 
 // filesOf names the files keys came from, each once, quoted: at most three, then a count.

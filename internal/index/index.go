@@ -1,36 +1,31 @@
-package ipsecoe
+package index
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"net"
 	"net/netip"
-	"strings"
 
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 	"github.com/miekg/dns"
 )
 
-// gatewayConf is one "gateway PREFIX TARGET [PRECEDENCE]" line.
-type gatewayConf struct {
-	prefix     netip.Prefix
-	target     string     // the target as written: an address or a lower-case FQDN
-	addr       netip.Addr // the target address; invalid for a domain name target
-	precedence uint8
+// Gateway is one "gateway PREFIX TARGET [PRECEDENCE]" line.
+type Gateway struct {
+	Prefix     netip.Prefix
+	Target     string     // the target as written: an address or a lower-case FQDN
+	Addr       netip.Addr // the target address; invalid for a domain name target
+	Precedence uint8
 }
 
-// daneConf is one "dane USAGE SELECTOR MATCHING" line.
-type daneConf struct{ usage, selector, matching uint8 }
-
-// options are the Corefile settings that shape the records.
-type options struct {
-	precedence uint8
-	gateways   []gatewayConf
-	ports      []uint16
-	dane       []daneConf
+// Options are the settings that shape the records.
+type Options struct {
+	Precedence uint8
+	Gateways   []Gateway
+	Ports      []uint16
+	DANE       []keyfile.DANE
 }
 
 // span is a range of an index's blob or of one of its arrays.
@@ -64,13 +59,13 @@ type nameRec struct {
 // gateway is a compiled gateway line: the records every address in prefix gets.
 type gateway struct {
 	prefix netip.Prefix
-	keys   []*ipseckeyData
+	keys   []*Record
 }
 
 // index is one immutable, complete key set, swapped whole on reload. Everything a query
 // reads is packed into pointer-free arrays and one byte blob, so that the garbage
 // collector has nothing to scan in it however many keys there are.
-type index struct {
+type Index struct {
 	blob     []byte     // names, key fields and IPSECA rdata
 	keys     []keyRec   // every key of every file, file by file
 	owners   []ownerRef // each key's owners, key by key
@@ -84,7 +79,7 @@ type index struct {
 
 	precedence uint8
 	gateways   []gateway
-	gwKeys     map[uint32][]*ipseckeyData // the gateway records of owners inside a prefix, by name id
+	gwKeys     map[uint32][]*Record // the gateway records of owners inside a prefix, by name id
 	serial     uint32
 
 	errors   []error        // gateway lines whose target has no key, files and records left out for their size
@@ -112,7 +107,7 @@ type fileNote struct {
 // buildIndex turns the read key files, sorted by path, into an index. It does no I/O and
 // no logging; a non-nil pc paces it. Each file's parsed keys are packed into the index and
 // let go of: the file then refers to its keys there, for the next build.
-func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
+func Build(files []*File, o *Options, pc *Pacer) *Index {
 	b := newBuilder(files, o)
 	for fid, f := range files {
 		pc.tick()
@@ -125,16 +120,16 @@ func buildIndex(files []*keyFile, o *options, pc *pacer) *index {
 	b.addFileRecs(files)
 	b.ix.freeze()
 	for fid, f := range files {
-		f.keys, f.packed, f.src, f.fid = nil, nil, b.ix, int32(fid)
+		f.packed, f.src, f.fid = nil, b.ix, int32(fid)
 	}
 	return b.ix
 }
 
 // builder holds what buildIndex needs beside the index it fills.
 type builder struct {
-	ix    *index
-	opts  *options
-	files []*keyFile
+	ix    *Index
+	opts  *Options
+	files []*File
 	used  uint64 // octets of the blob taken or promised to the files added so far
 	kinds map[string]uint8
 	pairs []pair // (name, key) publications, in the order found
@@ -146,17 +141,12 @@ type pair struct {
 	ipseca    bool
 }
 
-func newBuilder(files []*keyFile, o *options) *builder {
+func newBuilder(files []*File, o *Options) *builder {
 	nkeys, blob := 0, 0
 	for _, f := range files {
 		if f.packed != nil {
 			nkeys += int(f.nkeys)
 			blob += len(f.packed) + 64*int(f.nkeys)
-		} else if f.keys != nil {
-			nkeys += len(f.keys)
-			for _, k := range f.keys {
-				blob += len(k.key) + 64
-			}
 		} else if f.src != nil {
 			sp := f.src.fileRecs[f.fid].keys
 			nkeys += int(sp.n)
@@ -165,20 +155,20 @@ func newBuilder(files []*keyFile, o *options) *builder {
 			}
 		}
 	}
-	ix := &index{
+	ix := &Index{
 		blob:       make([]byte, 0, blob),
 		keys:       make([]keyRec, 0, nkeys),
 		owners:     make([]ownerRef, 0, nkeys),
 		fileRecs:   make([]fileRec, len(files)),
 		seed:       maphash.MakeSeed(),
-		precedence: o.precedence,
+		precedence: o.Precedence,
 		records:    map[string]int{},
 		algCount:   map[string]int{},
 	}
 	// Sized up front: growing a table of a million names costs more than filling it.
-	ix.names = make([]nameRec, 0, nkeys*(1+len(o.ports))+nkeys/64+16)
+	ix.names = make([]nameRec, 0, nkeys*(1+len(o.Ports))+nkeys/64+16)
 	ix.slots = make([]uint32, tableSize(cap(ix.names)))
-	return &builder{ix: ix, opts: o, files: files, kinds: map[string]uint8{}, pairs: make([]pair, 0, nkeys*(1+len(o.ports)))}
+	return &builder{ix: ix, opts: o, files: files, kinds: map[string]uint8{}, pairs: make([]pair, 0, nkeys*(1+len(o.Ports)))}
 }
 
 // tableSize is the smallest power of two that holds n names at most 70 % full.
@@ -214,17 +204,12 @@ func (b *builder) kind(k string) uint8 {
 
 // addFile packs f's keys: parsed now, or copied from the index they were packed into. A
 // file whose keys would take the blob past blobLimit is left out, with a reason.
-func (b *builder) addFile(fid int, f *keyFile) {
+func (b *builder) addFile(fid int, f *File) {
 	ix := b.ix
 	first := uint32(len(ix.keys))
 	defer func() { ix.fileRecs[fid].keys = span{first, uint32(len(ix.keys)) - first} }()
-	if f.keys != nil && f.packed == nil {
-		var warnings []error
-		f.packed, warnings = packKeys(f.keys, b.opts)
-		f.warnings = append(f.warnings, warnings...)
-	}
 	if need := b.need(f); b.used+need > blobLimit {
-		ix.errors = append(ix.errors, refuse(reasonSize, "%q: left out: its keys would take the index past %d octets of key data", f.path, blobLimit))
+		ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonSize, "%q: left out: its keys would take the index past %d octets of key data", f.Path, blobLimit))
 		return
 	} else {
 		b.used += need
@@ -265,12 +250,12 @@ func (b *builder) addFile(fid int, f *keyFile) {
 
 // need is how many octets of the blob f's keys take: their fields, IPSECA rdata and owner
 // names, and the _PORT names addNames will make from them.
-func (b *builder) need(f *keyFile) uint64 {
-	n := uint64(len(f.path))
+func (b *builder) need(f *File) uint64 {
+	n := uint64(len(f.Path))
 	owner := func(name, port int, ipseca bool) {
 		n += uint64(name)
 		if port == 0 && ipseca {
-			n += uint64(len(b.opts.ports)) * uint64(name+len("_65535."))
+			n += uint64(len(b.opts.Ports)) * uint64(name+len("_65535."))
 		}
 	}
 	switch {
@@ -303,30 +288,26 @@ func (b *builder) need(f *keyFile) uint64 {
 // (four-octet length), owners (four-octet length; each a two-octet port and the name with
 // a length octet). Every length is checked against its field; an IPSECA record too large
 // for a DNS message is left out, with a warning.
-func packKeys(keys []*pubKey, o *options) ([]byte, []error) {
+func packKeys(keys []*keyfile.Key, o *Options) ([]byte, []error) {
 	var b []byte
 	var warnings []error
 	for i, k := range keys {
-		field, err := base64.StdEncoding.DecodeString(k.key)
-		if err != nil || checkField(field) != nil {
-			continue // never: the parser encoded and checked it
-		}
-		recs, left := fitIPSECA(k.associations(o.dane))
+		recs, left := fitIPSECA(k.Associations(o.DANE))
 		for _, d := range left {
-			warnings = append(warnings, refuse(reasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; the key's IPSECA records must fit in %d octets",
-				i+1, d.Usage, d.Selector, d.MatchingType, len(d.Data), maxRRsetWire))
+			warnings = append(warnings, keyfile.Refuse(keyfile.ReasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; the key's IPSECA records must fit in %d octets",
+				i+1, d.Usage, d.Selector, d.Matching, len(d.Data), maxRRsetWire))
 		}
 		ip := packIPSECA(nil, recs)
 		var owners []byte
-		for _, ow := range k.owners {
-			if len(ow.name) > maxNameLen {
+		for _, ow := range k.Owners {
+			if len(ow.Name) > keyfile.MaxNameLen {
 				continue // never: owners are checked when made
 			}
-			owners = binary.BigEndian.AppendUint16(owners, ow.port)
-			owners = append(append(owners, byte(len(ow.name))), ow.name...)
+			owners = binary.BigEndian.AppendUint16(owners, ow.Port)
+			owners = append(append(owners, byte(len(ow.Name))), ow.Name...)
 		}
-		b = append(append(append(b, k.algorithm), byte(len(k.kind))), k.kind...)
-		b = append(binary.BigEndian.AppendUint16(b, uint16(len(field))), field...)
+		b = append(append(append(b, k.Algorithm), byte(len(k.Kind))), k.Kind...)
+		b = append(binary.BigEndian.AppendUint16(b, uint16(len(k.Field))), k.Field...)
 		b = append(binary.BigEndian.AppendUint32(b, uint32(len(ip))), ip...)
 		b = append(binary.BigEndian.AppendUint32(b, uint32(len(owners))), owners...)
 	}
@@ -368,28 +349,28 @@ func nextPacked(p []byte) (packedKey, []byte) {
 }
 
 // addFileRecs remembers each file: its path, stat and content hash, and its refusal.
-func (b *builder) addFileRecs(files []*keyFile) {
+func (b *builder) addFileRecs(files []*File) {
 	ix := b.ix
 	for fid, f := range files {
 		fr := &ix.fileRecs[fid]
-		fr.path, fr.stat, fr.sum, fr.kept = b.putString(f.path), f.stat, f.sum, f.kept
-		if f.err != nil || len(f.warnings) > 0 {
+		fr.path, fr.stat, fr.sum, fr.kept = b.putString(f.Path), f.stat, f.sum, f.Kept
+		if f.Err != nil || len(f.Warnings) > 0 {
 			if ix.notes == nil {
 				ix.notes = map[uint32]*fileNote{}
 			}
-			ix.notes[uint32(fid)] = &fileNote{err: f.err, warnings: f.warnings}
+			ix.notes[uint32(fid)] = &fileNote{err: f.Err, warnings: f.Warnings}
 		}
 	}
 }
 
 // packIPSECA appends recs to buf as usage, selector, matching type, a two-octet length and
 // the data, one after the other; packKeys has left out any record over maxIPSECAData.
-func packIPSECA(buf []byte, recs []*IPSECA) []byte {
+func packIPSECA(buf []byte, recs []keyfile.Association) []byte {
 	for _, r := range recs {
 		if len(r.Data) > maxIPSECAData {
 			continue
 		}
-		buf = append(buf, r.Usage, r.Selector, r.MatchingType, byte(len(r.Data)>>8), byte(len(r.Data)))
+		buf = append(buf, r.Usage, r.Selector, r.Matching, byte(len(r.Data)>>8), byte(len(r.Data)))
 		buf = append(buf, r.Data...)
 	}
 	return buf
@@ -414,7 +395,7 @@ func (it *ipsecaIter) next() (usage, selector, matching uint8, data []byte, ok b
 
 // addNames enters every owner, _PORT name and empty non-terminal into the table, and
 // notes which key is published where.
-func (b *builder) addNames(pc *pacer) {
+func (b *builder) addNames(pc *Pacer) {
 	ix := b.ix
 	for id := range ix.keys {
 		if id%1024 == 0 {
@@ -433,8 +414,8 @@ func (b *builder) addNames(pc *pacer) {
 				continue
 			}
 			name := ow.name.of(ix.blob)
-			for _, port := range b.opts.ports {
-				if pn := portName(port, string(name)); len(pn) <= maxNameLen {
+			for _, port := range b.opts.Ports {
+				if pn := keyfile.PortName(port, string(name)); len(pn) <= keyfile.MaxNameLen {
 					b.pairs = append(b.pairs, pair{name: b.insert(b.putString(pn)), key: uint32(id), ipseca: true})
 				}
 			}
@@ -481,7 +462,7 @@ func (b *builder) slot(s span) (uint32, bool) {
 }
 
 // grow doubles the table.
-func (ix *index) grow() {
+func (ix *Index) grow() {
 	ix.slots = make([]uint32, 2*len(ix.slots))
 	mask := uint64(len(ix.slots) - 1)
 	for id, nr := range ix.names {
@@ -495,7 +476,7 @@ func (ix *index) grow() {
 
 // addLists groups the publications by name, one list of keys per name and kind, with a
 // key whose record another key at the name already gives left out.
-func (b *builder) addLists(pc *pacer) {
+func (b *builder) addLists(pc *Pacer) {
 	ix := b.ix
 	counts := make([]uint32, 2*len(ix.names)+1)
 	for _, p := range b.pairs {
@@ -594,7 +575,7 @@ func idx(b bool) uint32 {
 
 // dupKey reports whether a key in list already gives key's records: the same algorithm and
 // key field, and for IPSECA the same rdata.
-func dupKey(ix *index, list []uint32, key uint32, ipseca bool) bool {
+func dupKey(ix *Index, list []uint32, key uint32, ipseca bool) bool {
 	k := &ix.keys[key]
 	for _, other := range list {
 		o := &ix.keys[other]
@@ -608,23 +589,23 @@ func dupKey(ix *index, list []uint32, key uint32, ipseca bool) bool {
 
 // addGateways compiles the gateway lines: a target's own keys, with the line's gateway, for
 // every address of the prefix; and gives the owners inside a prefix its records.
-func (b *builder) addGateways(o *options) {
+func (b *builder) addGateways(o *Options) {
 	ix := b.ix
 	gwRoom := maxRRsetWire
-	for _, g := range o.gateways {
-		target := g.target
-		gwType, gwAddr, gwHost := uint8(gwTypeHost), net.IP(nil), g.target
-		if g.addr.IsValid() {
-			target = addrOwner(g.addr).name
-			gwType, gwAddr, gwHost = gwTypeIPv4, net.IP(g.addr.AsSlice()), ""
-			if g.addr.Is6() {
-				gwType = gwTypeIPv6
+	for _, g := range o.Gateways {
+		target := g.Target
+		gwType, gwAddr, gwHost := uint8(GatewayHost), net.IP(nil), g.Target
+		if g.Addr.IsValid() {
+			target = keyfile.AddrOwner(g.Addr).Name
+			gwType, gwAddr, gwHost = GatewayIPv4, net.IP(g.Addr.AsSlice()), ""
+			if g.Addr.Is6() {
+				gwType = GatewayIPv6
 			}
 		}
-		gwLen := gatewayLen(&ipseckeyData{gwType: gwType, gwHost: gwHost})
+		gwLen := gatewayLen(&Record{GatewayType: gwType, GatewayHost: gwHost})
 		id := ix.find(target)
 		if id < 0 || ix.names[id].keys.n == 0 {
-			ix.errors = append(ix.errors, refuse(reasonGateway, "gateway %s %s: no key for %q in the key directory", g.prefix, g.target, target))
+			ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonGateway, "gateway %s %s: no key for %q in the key directory", g.Prefix, g.Target, target))
 			continue
 		}
 		// An address may be inside every prefix: all the gateway lines' records together
@@ -632,15 +613,15 @@ func (b *builder) addGateways(o *options) {
 		keys := ix.list(ix.names[id].keys)
 		n, used := fitKeys(keys, gwRoom, func(key uint32) int { return ipseckeyWire(int(ix.keys[key].field.n), gwLen) })
 		if n < len(keys) {
-			ix.errors = append(ix.errors, refuse(reasonSize, "gateway %s %s: %d of the %d keys of %q left out: the records of all gateway lines fill the %d octets one DNS message holds with its signatures",
-				g.prefix, g.target, len(keys)-n, len(keys), target, maxRRsetWire))
+			ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonSize, "gateway %s %s: %d of the %d keys of %q left out: the records of all gateway lines fill the %d octets one DNS message holds with its signatures",
+				g.Prefix, g.Target, len(keys)-n, len(keys), target, maxRRsetWire))
 		}
 		gwRoom -= used
-		gw := gateway{prefix: g.prefix}
+		gw := gateway{prefix: g.Prefix}
 		for _, key := range keys[:n] {
 			k := &ix.keys[key]
-			gw.keys = appendKey(gw.keys, &ipseckeyData{precedence: g.precedence, gwType: gwType, algorithm: k.alg,
-				gwAddr: gwAddr, gwHost: gwHost, publicKey: base64.StdEncoding.EncodeToString(k.field.of(ix.blob))})
+			gw.keys = appendKey(gw.keys, &Record{Precedence: g.Precedence, GatewayType: gwType, Algorithm: k.alg,
+				GatewayAddr: gwAddr, GatewayHost: gwHost, PublicKey: base64.StdEncoding.EncodeToString(k.field.of(ix.blob))})
 		}
 		ix.gateways = append(ix.gateways, gw)
 	}
@@ -652,10 +633,10 @@ func (b *builder) addGateways(o *options) {
 		if nr.keys.n == 0 {
 			continue
 		}
-		if p, ok := reversePrefix(string(nr.name.of(ix.blob))); ok && p.IsSingleIP() {
+		if p, ok := keyfile.ReversePrefix(string(nr.name.of(ix.blob))); ok && p.IsSingleIP() {
 			if keys, ok := ix.gatewaysFor(p.Addr()); ok {
 				if ix.gwKeys == nil {
-					ix.gwKeys = map[uint32][]*ipseckeyData{}
+					ix.gwKeys = map[uint32][]*Record{}
 				}
 				nr.gw, ix.gwKeys[uint32(id)] = true, keys
 				b.fitWithGateways(id, keys)
@@ -666,12 +647,12 @@ func (b *builder) addGateways(o *options) {
 
 // fitWithGateways leaves out the keys of an owner inside gateway prefixes that do not fit
 // beside the prefixes' records (and its IPSECA, for ANY) in one message.
-func (b *builder) fitWithGateways(id int, gw []*ipseckeyData) {
+func (b *builder) fitWithGateways(id int, gw []*Record) {
 	ix := b.ix
 	nr := &ix.names[id]
 	room := maxRRsetWire
 	for _, d := range gw {
-		room -= ipseckeyWire(base64.StdEncoding.DecodedLen(len(d.publicKey)), gatewayLen(d))
+		room -= ipseckeyWire(base64.StdEncoding.DecodedLen(len(d.PublicKey)), gatewayLen(d))
 	}
 	for _, key := range ix.list(nr.ipseca) {
 		room -= ipsecaWire(ix.keys[key].ipseca.of(ix.blob))
@@ -682,19 +663,6 @@ func (b *builder) fitWithGateways(id int, gw []*ipseckeyData) {
 		ix.errors = append(ix.errors, b.trimmed(ix.name(id), n, len(keys), keys[n:]))
 		nr.keys.n = uint32(n)
 	}
-}
-
-// gatewayLen is the wire size of d's gateway field.
-func gatewayLen(d *ipseckeyData) int {
-	switch d.gwType {
-	case gwTypeIPv4:
-		return 4
-	case gwTypeIPv6:
-		return 16
-	case gwTypeHost:
-		return len(d.gwHost) + 1
-	}
-	return 0
 }
 
 // count sets the serial and the metrics. The serial is a sum over every record, so it does
@@ -721,7 +689,7 @@ func (b *builder) count() {
 		hn := hash64b(nr.name.of(ix.blob))
 		for _, key := range ix.list(nr.keys) {
 			k := &ix.keys[key]
-			rdata = append(append(rdata[:0], ix.precedence, gwTypeNone, k.alg), k.field.of(ix.blob)...)
+			rdata = append(append(rdata[:0], ix.precedence, GatewayNone, k.alg), k.field.of(ix.blob)...)
 			sum += hn*31 ^ hash64b(rdata)
 		}
 		ix.records["IPSECKEY"] += int(nr.keys.n)
@@ -736,18 +704,18 @@ func (b *builder) count() {
 }
 
 // list returns the key ids of s.
-func (ix *index) list(s span) []uint32 { return ix.lists[s.off : s.off+s.n] }
+func (ix *Index) list(s span) []uint32 { return ix.lists[s.off : s.off+s.n] }
 
 // ipsecaAt walks the IPSECA records at a name, each once: a record another key at the
 // name already gave is skipped.
 type ipsecaAt struct {
-	ix   *index
+	ix   *Index
 	keys []uint32
 	i    int
 	it   ipsecaIter
 }
 
-func (ix *index) ipsecaAt(nr *nameRec) ipsecaAt {
+func (ix *Index) ipsecaAt(nr *nameRec) ipsecaAt {
 	return ipsecaAt{ix: ix, keys: ix.list(nr.ipseca), i: -1}
 }
 
@@ -778,61 +746,6 @@ func (a *ipsecaAt) seen(u, s, m uint8, d []byte) bool {
 		}
 	}
 	return false
-}
-
-// associations returns k's IPSECA rdata for lines.
-func (k *pubKey) associations(lines []daneConf) []*IPSECA {
-	var out []*IPSECA
-	for _, l := range lines {
-		if d := associate(k, l); d != nil {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// associate computes the IPSECA rdata of k for one dane line; nil when a bare key is asked
-// for selector 0 (it has no certificate).
-func associate(k *pubKey, l daneConf) *IPSECA {
-	var data []byte
-	switch l.selector {
-	case 0:
-		data = k.cert
-	case 1:
-		data = k.spki
-	}
-	if data == nil {
-		return nil
-	}
-	switch l.matching {
-	case 1:
-		s := sha256.Sum256(data)
-		data = s[:]
-	case 2:
-		s := sha512.Sum512(data)
-		data = s[:]
-	}
-	return &IPSECA{Usage: l.usage, Selector: l.selector, MatchingType: l.matching, Data: data}
-}
-
-// String gives the rdata in presentation form, for hashing and tests.
-func (d *ipseckeyData) String() string {
-	return ipseckey(".", 0, d).String()
-}
-
-func appendKey(list []*ipseckeyData, d *ipseckeyData) []*ipseckeyData {
-	for _, e := range list {
-		if e.precedence == d.precedence && e.gwType == d.gwType && e.algorithm == d.algorithm &&
-			e.gwAddr.Equal(d.gwAddr) && strings.EqualFold(e.gwHost, d.gwHost) && e.publicKey == d.publicKey {
-			return list
-		}
-	}
-	return append(list, d)
-}
-
-// rdataKey identifies d's rdata for the serial hash, cheaply.
-func (d *ipseckeyData) rdataKey() string {
-	return string([]byte{d.precedence, d.gwType, d.algorithm}) + string(d.gwAddr) + d.gwHost + d.publicKey
 }
 
 // hash64 is FNV-1a, inline so that hashing a string does not copy it.

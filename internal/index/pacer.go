@@ -1,23 +1,19 @@
-package ipsecoe
+package index
 
 import (
 	"errors"
 	"time"
 )
 
-// reloadShare is the share of one CPU a reload may take while the server answers from the
-// index it replaces; the first load, which nothing waits on but readiness, runs flat out.
-const reloadShare = 0.1
+// ErrStopped ends a load when the server shuts down; load recovers it.
+var ErrStopped = errors.New("load stopped by shutdown")
 
-// errStopped ends a load when the server shuts down; load recovers it.
-var errStopped = errors.New("load stopped by shutdown")
-
-// pacer keeps background work to a share of one CPU: after each slice of work it sleeps
+// Pacer keeps background work to a share of one CPU: after each slice of work it sleeps
 // long enough that the work was at most share of the time. It counts wall time, so work
 // that was itself kept waiting by queries only rests longer. With a share of 1 it never
-// rests. Either way it ends the work, by panicking with errStopped in tick, once stop is
+// rests. Either way it ends the work, by panicking with ErrStopped in tick, once stop is
 // closed. A nil pacer never rests and never stops.
-type pacer struct {
+type Pacer struct {
 	share float64
 	slice time.Duration
 	begin time.Time     // start of the current slice of work
@@ -28,8 +24,9 @@ type pacer struct {
 	sleep func(time.Duration, <-chan struct{})
 }
 
-func newPacer(share float64, stop <-chan struct{}) *pacer {
-	return &pacer{share: share, slice: 2 * time.Millisecond, begin: time.Now(), stop: stop, now: time.Now, sleep: sleepUnless}
+// NewPacer returns a Pacer of share of one CPU that stops once stop is closed.
+func NewPacer(share float64, stop <-chan struct{}) *Pacer {
+	return &Pacer{share: share, slice: 2 * time.Millisecond, begin: time.Now(), stop: stop, now: time.Now, sleep: sleepUnless}
 }
 
 // sleepUnless sleeps for d, or until stop is closed.
@@ -43,13 +40,13 @@ func sleepUnless(d time.Duration, stop <-chan struct{}) {
 }
 
 // tick is called between small units of work; it rests when the slice is used up, and
-// panics with errStopped once the server shuts down.
-func (pc *pacer) tick() {
+// panics with ErrStopped once the server shuts down.
+func (pc *Pacer) tick() {
 	if pc == nil {
 		return
 	}
 	if pc.stopped() {
-		panic(errStopped)
+		panic(ErrStopped)
 	}
 	if pc.share >= 1 {
 		return
@@ -63,13 +60,13 @@ func (pc *pacer) tick() {
 	pc.rest += d
 	pc.begin = pc.now()
 	if pc.stopped() {
-		panic(errStopped)
+		panic(ErrStopped)
 	}
 }
 
 // stopped reports whether the work should end; workers on other goroutines ask it, as a
 // panic there could not be recovered by the load.
-func (pc *pacer) stopped() bool {
+func (pc *Pacer) stopped() bool {
 	if pc == nil || pc.stop == nil {
 		return false
 	}
@@ -81,11 +78,11 @@ func (pc *pacer) stopped() bool {
 	}
 }
 
-// paced reports whether the work runs on one goroutine at a share of a CPU.
-func (pc *pacer) paced() bool { return pc != nil && pc.share < 1 }
+// Paced reports whether the work runs on one goroutine at a share of a CPU.
+func (pc *Pacer) Paced() bool { return pc != nil && pc.share < 1 }
 
-// rested is the time spent resting, for the reload log; zero for a nil pacer.
-func (pc *pacer) rested() time.Duration {
+// Rested is the time spent resting, for the reload log; zero for a nil pacer.
+func (pc *Pacer) Rested() time.Duration {
 	if pc == nil {
 		return 0
 	}

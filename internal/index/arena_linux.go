@@ -1,4 +1,4 @@
-package ipsecoe
+package index
 
 import (
 	"syscall"

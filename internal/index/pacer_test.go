@@ -1,4 +1,4 @@
-package ipsecoe
+package index
 
 import (
 	"testing"
@@ -20,7 +20,7 @@ func TestPacer(t *testing.T) {
 	}
 	for i, tc := range tests {
 		clock := time.Unix(0, 0)
-		pc := newPacer(tc.share, nil)
+		pc := NewPacer(tc.share, nil)
 		pc.begin = clock
 		pc.now = func() time.Time { return clock }
 		pc.sleep = func(d time.Duration, _ <-chan struct{}) { clock = clock.Add(d) }
@@ -28,20 +28,20 @@ func TestPacer(t *testing.T) {
 			clock = clock.Add(tc.work)
 			pc.tick()
 		}
-		if pc.rested() != tc.rest {
-			t.Errorf("Test %d: rested %v, want %v", i, pc.rested(), tc.rest)
+		if pc.Rested() != tc.rest {
+			t.Errorf("Test %d: rested %v, want %v", i, pc.Rested(), tc.rest)
 		}
 		work := time.Duration(tc.ticks) * tc.work
 		if total := clock.Sub(time.Unix(0, 0)); tc.rest > 0 && float64(work)/float64(total) > tc.share+1e-9 {
 			t.Errorf("Test %d: work was %.3f of the time, over %.3f", i, float64(work)/float64(total), tc.share)
 		}
 	}
-	var nilPacer *pacer
+	var nilPacer *Pacer
 	nilPacer.tick()
-	if nilPacer.stopped() || nilPacer.paced() {
+	if nilPacer.stopped() || nilPacer.Paced() {
 		t.Errorf("a nil pacer stopped or paced")
 	}
-	if nilPacer.rested() != 0 {
+	if nilPacer.Rested() != 0 {
 		t.Errorf("a nil pacer rested")
 	}
 }
@@ -51,14 +51,14 @@ func TestPacer(t *testing.T) {
 func TestPacerStop(t *testing.T) {
 	for i, share := range []float64{1, 0.1} {
 		stop := make(chan struct{})
-		pc := newPacer(share, stop)
+		pc := NewPacer(share, stop)
 		pc.slice = time.Hour // no rest until the stop below
 		pc.sleep = func(d time.Duration, stop <-chan struct{}) { <-stop }
 		ticks := 0
 		func() {
 			defer func() {
-				if r := recover(); r != errStopped {
-					t.Errorf("Test %d: recovered %v, want errStopped", i, r)
+				if r := recover(); r != ErrStopped {
+					t.Errorf("Test %d: recovered %v, want ErrStopped", i, r)
 				}
 			}()
 			for ; ticks < 1000; ticks++ {
