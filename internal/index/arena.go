@@ -1,6 +1,7 @@
 package index
 
 import (
+	"reflect"
 	"runtime"
 	"unsafe"
 )
@@ -43,8 +44,12 @@ func reserve[T any](size int, src []T) int {
 	return alignUp(size) + int(unsafe.Sizeof(zero))*len(src)
 }
 
-// place copies src to mem at *off (8-aligned) and returns the copy. T must hold no pointers.
+// place copies src to mem at *off (8-aligned) and returns the copy. T must hold no pointers:
+// the collector does not look off the heap.
 func place[T any](mem []byte, off *int, src []T) []T {
+	if hasPointers(reflect.TypeFor[T]()) {
+		panic("index: " + reflect.TypeFor[T]().String() + " holds pointers and cannot be placed off the heap")
+	}
 	*off = alignUp(*off)
 	if len(src) == 0 {
 		return src[:0:0]
@@ -56,3 +61,23 @@ func place[T any](mem []byte, off *int, src []T) []T {
 }
 
 func alignUp(n int) int { return (n + 7) &^ 7 }
+
+// hasPointers reports whether a value of type t holds a pointer the collector must see.
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Array:
+		return t.Len() > 0 && hasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return false
+	}
+	return true
+}

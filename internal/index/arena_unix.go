@@ -2,7 +2,10 @@
 
 package index
 
-import "syscall"
+import (
+	"sync"
+	"syscall"
+)
 
 // hugePage is the size a block is aligned to, so that it can be mapped with huge pages.
 const hugePage = 2 << 20
@@ -29,7 +32,32 @@ func offHeap(size int) ([]byte, func()) {
 		block = mem[start : start+size : start+size]
 		useHugePages(block)
 	}
-	return block, func() { _ = syscall.Munmap(mem) }
+	return block, func() { retire(mem) }
+}
+
+// quarantined is how many freed blocks stay reserved, unreadable, before they are unmapped.
+const quarantined = 2
+
+var retired struct {
+	sync.Mutex
+	blocks [][]byte
+}
+
+// retire frees a block's memory but keeps its addresses reserved and unreadable for the
+// next frees (see noAccess): should an answer ever keep a slice of a freed index, reading
+// it faults, loudly, instead of quietly reading whatever index was mapped there next.
+func retire(mem []byte) {
+	if !noAccess(mem) {
+		_ = syscall.Munmap(mem)
+		return
+	}
+	retired.Lock()
+	defer retired.Unlock()
+	retired.blocks = append(retired.blocks, mem)
+	if len(retired.blocks) > quarantined {
+		_ = syscall.Munmap(retired.blocks[0])
+		retired.blocks = append(retired.blocks[:0], retired.blocks[1:]...)
+	}
 }
 
 func alignTo(n, to uintptr) uintptr { return (n + to - 1) &^ (to - 1) }
