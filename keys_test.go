@@ -23,14 +23,6 @@ import (
 // keysAt returns the IPSECKEY rdata at n.
 func keysAt(n index.Node) []index.Record { return n.IPSECKEYs(nil) }
 
-func byPath(files []*index.File) map[string]*index.File {
-	m := map[string]*index.File{}
-	for _, f := range files {
-		m[f.Path] = f
-	}
-	return m
-}
-
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

@@ -149,11 +149,7 @@ func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 		}
 		p.opts.Gateways = append(p.opts.Gateways, g)
 	case "ipseca":
-		args := c.RemainingArgs()
-		if len(args) == 0 {
-			return c.ArgErr()
-		}
-		for _, a := range args {
+		return eachArg(c, func(a string) error {
 			port, err := keyfile.ParsePort(a)
 			if err != nil {
 				return c.Errf("ipseca port must be in range [1, 65535]: %q", a)
@@ -161,7 +157,8 @@ func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 			if !slices.Contains(p.opts.Ports, port) {
 				p.opts.Ports = append(p.opts.Ports, port)
 			}
-		}
+			return nil
+		})
 	case "dane":
 		args := c.RemainingArgs()
 		if len(args) != 3 {
@@ -180,18 +177,15 @@ func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 			p.opts.DANE = append(p.opts.DANE, d)
 		}
 	case "allow":
-		args := c.RemainingArgs()
-		if len(args) == 0 {
-			return c.ArgErr()
-		}
-		for _, a := range args {
+		p.allowAt = fmt.Sprintf("%s:%d", c.File(), c.Line())
+		return eachArg(c, func(a string) error {
 			pfx, err := parseCIDR(a)
 			if err != nil {
 				return c.Errf("allow needs an address or CIDR: %q", a)
 			}
 			p.allow = append(p.allow, pfx)
-		}
-		p.allowAt = fmt.Sprintf("%s:%d", c.File(), c.Line())
+			return nil
+		})
 	case "fallthrough":
 		args := c.RemainingArgs()
 		if err := checkZones(c, args); err != nil {
@@ -205,6 +199,20 @@ func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 		}
 	default:
 		return c.Errf("unknown property '%s'", v)
+	}
+	return nil
+}
+
+// eachArg calls fn with every argument of the option; an option without one is an error.
+func eachArg(c *caddyfile.Dispenser, fn func(string) error) error {
+	args := c.RemainingArgs()
+	if len(args) == 0 {
+		return c.ArgErr()
+	}
+	for _, a := range args {
+		if err := fn(a); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/base64"
 	"fmt"
 	"testing"
 
@@ -25,18 +24,6 @@ func (n Node) ipsecas() []string {
 	}
 	return out
 }
-
-// fileList returns every file of the index, by path.
-func (ix *Index) fileList() []*File {
-	out := make([]*File, ix.fileCount())
-	for i := range out {
-		out[i] = ix.fileAt(i)
-	}
-	return out
-}
-
-// b64 is a key field as records hold it.
-func b64(field []byte) string { return base64.StdEncoding.EncodeToString(field) }
 
 func must(t testing.TB, err error) {
 	t.Helper()
