@@ -2,16 +2,10 @@ package ipsecoe
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
-	"fmt"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
+
+	e2e "github.com/ipsecoe/ipsecoe/test"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin/whoami"
@@ -42,34 +36,6 @@ func (w *packWriter) TsigStatus() error           { return nil }
 func (w *packWriter) TsigTimersOnly(bool)         {}
 func (w *packWriter) Hijack()                     {}
 
-// fakeRSAKey returns a PEM SubjectPublicKeyInfo of a random 2048-bit "RSA" modulus: the
-// same size and shape as a real key, made in microseconds (nothing checks primality).
-func fakeRSAKey(tb testing.TB) []byte {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 2048))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	n.SetBit(n, 2047, 1)
-	n.SetBit(n, 0, 1)
-	der, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: n, E: 65537})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-}
-
-// genKeyDir writes n host keys for 10.0.0.0/8 addresses into a new directory.
-func genKeyDir(tb testing.TB, n int) string {
-	dir := tb.TempDir()
-	for i := range n {
-		name := fmt.Sprintf("10.%d.%d.%d.pem", i>>16&255, i>>8&255, i&255)
-		if err := os.WriteFile(filepath.Join(dir, name), fakeRSAKey(tb), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func benchPlugin(tb testing.TB, dir string) *IPSecOE {
 	c := caddy.NewTestController("dns", `ipsecoe 10.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa example.com {
 		keys `+dir+`
@@ -88,7 +54,7 @@ func benchPlugin(tb testing.TB, dir string) *IPSecOE {
 }
 
 func BenchmarkServeDNS(b *testing.B) {
-	p := benchPlugin(b, genKeyDir(b, 1000))
+	p := benchPlugin(b, e2e.HostKeyDir(b, 1000))
 	cases := []struct {
 		name    string
 		qname   string
@@ -133,27 +99,4 @@ func runServe(b *testing.B, h interface {
 		}
 	}
 	return w
-}
-
-func BenchmarkBuildIndex(b *testing.B) {
-	for _, n := range []int{10_000, 100_000, 1_000_000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			if testing.Short() && n > 10_000 {
-				b.Skip("large key sets only without -short")
-			}
-			dir := genKeyDir(b, n)
-			b.ResetTimer()
-			for range b.N {
-				o := &options{precedence: 10, dane: []daneConf{{3, 1, 1}}}
-				files, _, err := readKeyDirFor(dir, nil, o, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ix := buildIndex(files, o, nil)
-				if ix.records["IPSECKEY"] != n {
-					b.Fatalf("%d records, want %d", ix.records["IPSECKEY"], n)
-				}
-			}
-		})
-	}
 }

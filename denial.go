@@ -6,6 +6,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/dnssec"
 	"github.com/coredns/coredns/request"
+	"github.com/ipsecoe/ipsecoe/internal/index"
 
 	"github.com/miekg/dns"
 )
@@ -33,12 +34,12 @@ var apexTypes = []uint16{dns.TypeNS, dns.TypeSOA, dns.TypeMX, dns.TypeDNSKEY}
 // denialTypes is the NSEC type bitmap of a NODATA for qtype at a name holding n's records.
 // Authoritative, it lists exactly what is there; in fallthrough mode, where another plugin
 // may answer other types, it also claims the black-lie types, as dnssec would.
-func denialTypes(n node, qtype uint16, apex, through bool) []uint16 {
+func denialTypes(n index.Node, qtype uint16, apex, through bool) []uint16 {
 	types := []uint16{dns.TypeRRSIG, dns.TypeNSEC}
-	if n.hasKeys() {
+	if n.HasKeys() {
 		types = append(types, dns.TypeIPSECKEY)
 	}
-	if n.hasIPSECA() {
+	if n.HasIPSECA() {
 		types = append(types, TypeIPSECA)
 	}
 	if apex {
@@ -109,7 +110,7 @@ type denialWriter struct {
 	dns.ResponseWriter
 	p      *IPSecOE
 	state  request.Request
-	n      node
+	n      index.Node
 	apex   bool
 	sign   bool
 	server string
@@ -121,7 +122,7 @@ func (w *denialWriter) WriteMsg(m *dns.Msg) error {
 		return w.ResponseWriter.WriteMsg(m)
 	}
 	m.Rcode = dns.RcodeSuccess
-	if w.sign && w.n.holdsRecords() && len(m.Ns) == 1 && m.Ns[0].Header().Rrtype == dns.TypeSOA {
+	if w.sign && w.n.HoldsRecords() && len(m.Ns) == 1 && m.Ns[0].Header().Rrtype == dns.TypeSOA {
 		types := denialTypes(w.n, w.state.QType(), w.apex, true)
 		if ns := w.p.signedDenial(w.state, m.Ns[0], types, w.server); ns != nil {
 			m.Ns = ns

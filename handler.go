@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"runtime"
 	"strings"
 
 	"github.com/coredns/coredns/plugin"
@@ -30,8 +31,8 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	server := metrics.WithServer(ctx)
 	qtype := state.QType()
 	apex := lname == zone
-	n, exists := ix.lookup(lname)
-	if len(p.allow) > 0 && (qtype == TypeIPSECA || n.hasIPSECA() || portLabel(lname)) && !p.allowed(state) {
+	n, exists := ix.Lookup(lname)
+	if len(p.allow) > 0 && (qtype == TypeIPSECA || n.HasIPSECA() || portLabel(lname)) && !p.allowed(state) {
 		deniedCount.WithLabelValues(server).Inc()
 		return p.withhold(w, r, server)
 	}
@@ -42,22 +43,25 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	m.Authoritative = true
 
 	if qtype == dns.TypeIPSECKEY || qtype == dns.TypeANY {
-		m.Answer = n.appendIPSECKEY(m.Answer, qname, p.ttl)
+		m.Answer = appendIPSECKEY(m.Answer, n, qname, p.ttl)
 	}
 	if qtype == TypeIPSECA || qtype == dns.TypeANY {
-		m.Answer = n.appendIPSECA(m.Answer, qname, p.ttl)
+		m.Answer = appendIPSECA(m.Answer, n, qname, p.ttl)
 	}
 	if apex && !through {
 		if qtype == dns.TypeSOA || qtype == dns.TypeANY {
-			m.Answer = append(m.Answer, soa(p.apexes[zone], p.negTTL(), ix.serial))
+			m.Answer = append(m.Answer, soa(p.apexes[zone], p.negTTL(), ix.Serial()))
 		}
 		if qtype == dns.TypeNS || qtype == dns.TypeANY {
 			m.Answer = append(m.Answer, ns(p.apexes[zone], p.ttl))
 		}
 	}
 
+	// The records hold copies of what they took from the index: it may go once they are made.
+	runtime.KeepAlive(ix)
+
 	if len(m.Answer) == 0 {
-		signed := state.Do() && n.holdsRecords() && p.signer.Load() != nil
+		signed := state.Do() && n.HoldsRecords() && p.signer.Load() != nil
 		if through {
 			if exists {
 				// The name is in the plugin's tree: the next plugin's denial must not say
@@ -71,7 +75,7 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		}
 		// Exactly one SOA: dnssec signs a denial only in that shape. Where the name holds
 		// keys the plugin signs the denial itself, so its NSEC lists them (see denial.go).
-		m.Ns = []dns.RR{soa(p.apexes[zone], p.negTTL(), ix.serial)}
+		m.Ns = []dns.RR{soa(p.apexes[zone], p.negTTL(), ix.Serial())}
 		if signed {
 			if ns := p.signedDenial(state, m.Ns[0], denialTypes(n, qtype, apex, false), server); ns != nil {
 				m.Ns = ns

@@ -9,9 +9,12 @@ import (
 	"testing"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/request"
+	"github.com/ipsecoe/ipsecoe/internal/index"
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 	e2e "github.com/ipsecoe/ipsecoe/test"
 
 	"github.com/miekg/dns"
@@ -68,11 +71,12 @@ func keyB64(t testing.TB, file string) string {
 // ipsecaText is the IPSECA rdata the vector key or certificate file gives for 3 1 1.
 func ipsecaText(t testing.TB, file string) string {
 	t.Helper()
-	keys, err := parseKeyFile(readVector(t, file))
+	keys, err := keyfile.Parse(e2e.Vector(t, file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return associate(keys[0], daneConf{3, 1, 1}).String()
+	a := keys[0].Associations([]keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}})[0]
+	return (&IPSECA{Usage: a.Usage, Selector: a.Selector, MatchingType: a.Matching, Data: a.Data}).String()
 }
 
 const (
@@ -221,7 +225,7 @@ func uitoa(n uint64) string {
 
 func TestServeDNS(t *testing.T) {
 	p := newTestPlugin(t, testKeyDir(t), "")
-	serial := p.idx.Load().serial
+	serial := p.idx.Load().Serial()
 	for i, tc := range handlerCases(t) {
 		for _, do := range []bool{false, true} {
 			req := test.Case{Qname: tc.qname, Qtype: tc.qtype, Do: do}.Msg()
@@ -248,7 +252,7 @@ func TestServeDNS(t *testing.T) {
 
 func TestServeDNSFallthrough(t *testing.T) {
 	p := newTestPlugin(t, testKeyDir(t), "fallthrough")
-	serial := p.idx.Load().serial
+	serial := p.idx.Load().Serial()
 	for i, tc := range handlerCases(t) {
 		req := test.Case{Qname: tc.qname, Qtype: tc.qtype}.Msg()
 		rec := dnstest.NewRecorder(&test.ResponseWriter{})
@@ -367,8 +371,8 @@ func TestNoPrivateKeyPublished(t *testing.T) {
 	raw, _ := base64Decode(secret)
 	p := newTestPlugin(t, testKeyDir(t), "")
 	ix := p.idx.Load()
-	for id := range ix.names {
-		name := ix.name(id)
+	for id := range ix.Names() {
+		name := ix.Name(id)
 		for _, qt := range []uint16{dns.TypeIPSECKEY, TypeIPSECA, dns.TypeANY} {
 			req := test.Case{Qname: name, Qtype: qt}.Msg()
 			rec := dnstest.NewRecorder(&test.ResponseWriter{})
@@ -382,10 +386,13 @@ func TestNoPrivateKeyPublished(t *testing.T) {
 			}
 		}
 	}
-	for fid := range ix.fileRecs {
-		f := ix.fileAt(fid)
-		if strings.Contains(f.path, "private") && (f.err == nil || f.keyCount() != 0) {
-			t.Errorf("%s: not refused: %v", f.path, f.err)
+	files, _, err := index.ReadDir(p.dir, nil, &p.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.Contains(f.Path, "private") && (f.Err == nil || f.Kept) {
+			t.Errorf("%s: not refused: %v", f.Path, f.Err)
 		}
 	}
 }
@@ -439,6 +446,22 @@ func TestQuestionName(t *testing.T) {
 		ref := request.Request{Req: m}
 		if q != ref.QName() || l != ref.Name() {
 			t.Errorf("Test %d: %q gives %q, %q; request.Request gives %q, %q", i, name, q, l, ref.QName(), ref.Name())
+		}
+	}
+}
+
+func TestMatchZone(t *testing.T) {
+	zones := []string{"example.com.", "sub.example.com.", "2.0.192.in-addr.arpa.", "."}
+	for i, name := range []string{
+		"example.com.", "a.example.com.", "sub.example.com.", "a.sub.example.com.", "xsub.example.com.",
+		"notexample.com.", "com.", ".", "1.2.0.192.in-addr.arpa.", "12.0.192.in-addr.arpa.", `a\.example.com.`, `a\.sub.example.com.`,
+	} {
+		want := plugin.Zones(zones).Matches(name)
+		if got := matchZone(zones, name); got != want {
+			t.Errorf("Test %d: %s: %q, plugin.Zones says %q", i, name, got, want)
+		}
+		if got, want := matchZone(zones[:3], name), plugin.Zones(zones[:3]).Matches(name); got != want {
+			t.Errorf("Test %d: %s without the root: %q, plugin.Zones says %q", i, name, got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ipsecoe
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/plugin"
+	"github.com/ipsecoe/ipsecoe/internal/index"
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 
 	"github.com/miekg/dns"
 )
@@ -87,38 +90,35 @@ type FileReport struct {
 	Reason   string   `json:"refused,omitempty"`
 	Error    string   `json:"error,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	Omitted  []string `json:"omitted,omitempty"` // records left out for their size
 }
 
 // Check reads the key directory and reports every file, and every gateway line whose
 // target has no key.
 func (l *Loader) Check() ([]FileReport, []string, error) {
-	files, _, err := readKeyDirFor(l.p.dir, nil, &l.p.opts, nil)
+	files, _, err := index.ReadDir(l.p.dir, nil, &l.p.opts, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	ix := buildIndex(files, &l.p.opts, nil)
+	ix := index.Build(files, &l.p.opts, nil)
 	var out []FileReport
 	for fid, f := range files {
-		r := FileReport{Path: f.path}
-		for _, w := range f.warnings {
-			r.Warnings = append(r.Warnings, printable(w))
-		}
-		if f.err != nil {
-			r.Reason, r.Error = reasonOf(f.err), printable(f.err)
-		}
-		sp := ix.fileRecs[fid].keys
-		for _, k := range ix.keys[sp.off : sp.off+sp.n] {
-			r.Keys = append(r.Keys, ix.kinds[k.kind])
-			for _, o := range ix.owners[k.owners.off : k.owners.off+k.owners.n] {
-				if name := string(o.name.of(ix.blob)); !slices.Contains(r.Owners, name) {
-					r.Owners = append(r.Owners, name)
-				}
+		r := FileReport{Path: f.Path}
+		for _, w := range f.Warnings {
+			if keyfile.Reason(w) == keyfile.ReasonSize {
+				r.Omitted = append(r.Omitted, printable(w))
+			} else {
+				r.Warnings = append(r.Warnings, printable(w))
 			}
 		}
+		if f.Err != nil {
+			r.Reason, r.Error = keyfile.Reason(f.Err), printable(f.Err)
+		}
+		r.Keys, r.Owners = ix.FileKeys(fid)
 		out = append(out, r)
 	}
 	var gw []string
-	for _, e := range ix.errors {
+	for _, e := range ix.Errors() {
 		gw = append(gw, printable(e))
 	}
 	return out, gw, nil
@@ -128,19 +128,19 @@ func (l *Loader) Check() ([]FileReport, []string, error) {
 // of its zones when zone is empty), ordered by name, and one comment per gateway prefix,
 // whose addresses cannot be listed.
 func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
-	files, _, err := readKeyDirFor(l.p.dir, nil, &l.p.opts, nil)
+	files, _, err := index.ReadDir(l.p.dir, nil, &l.p.opts, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	ix := buildIndex(files, &l.p.opts, nil)
+	ix := index.Build(files, &l.p.opts, nil)
 	zones := plugin.Zones(l.p.Zones)
 	if zone != "" {
 		zones = normalizeZone(zone)
 	}
 	var names []string
-	for id := range ix.names {
-		if n := ix.name(id); zones.Matches(n) != "" {
-			if nd, _ := ix.lookup(n); nd.holdsRecords() && nd.rec().keys.n+nd.rec().ipseca.n > 0 {
+	for id := range ix.Names() {
+		if n := ix.Name(id); zones.Matches(n) != "" {
+			if nd, _ := ix.Lookup(n); nd.Explicit() {
 				names = append(names, n)
 			}
 		}
@@ -148,19 +148,20 @@ func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
 	sort.Slice(names, func(i, j int) bool { return canonicalLess(names[i], names[j]) })
 	var rrs []dns.RR
 	for _, n := range names {
-		nd, _ := ix.lookup(n)
-		rrs = nd.appendIPSECKEY(rrs, n, l.p.ttl)
-		rrs = nd.appendIPSECA(rrs, n, l.p.ttl)
+		nd, _ := ix.Lookup(n)
+		rrs = appendIPSECKEY(rrs, nd, n, l.p.ttl)
+		rrs = appendIPSECA(rrs, nd, n, l.p.ttl)
 	}
 	var comments []string
-	for _, g := range ix.gateways {
-		if zones.Matches(addrOwner(g.prefix.Addr()).name) == "" {
-			continue
+	ix.Gateways(func(prefix netip.Prefix, recs []*index.Record) {
+		if zones.Matches(keyfile.AddrOwner(prefix.Addr()).Name) == "" {
+			return
 		}
-		for _, d := range g.keys {
-			comments = append(comments, fmt.Sprintf("every address in %s: IPSECKEY %s", g.prefix, strings.TrimPrefix(d.String(), ".\t0\tIN\tIPSECKEY\t")))
+		for _, d := range recs {
+			text := strings.TrimPrefix(ipseckey(".", 0, d).String(), ".\t0\tIN\tIPSECKEY\t")
+			comments = append(comments, fmt.Sprintf("every address in %s: IPSECKEY %s", prefix, text))
 		}
-	}
+	})
 	return rrs, comments, nil
 }
 

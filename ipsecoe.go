@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/dnssec"
 	"github.com/coredns/coredns/plugin/pkg/fall"
+	"github.com/ipsecoe/ipsecoe/internal/index"
 )
 
 const name = "ipsecoe"
@@ -35,7 +36,7 @@ type IPSecOE struct {
 	dir     string
 	reload  time.Duration
 	ttl     uint32
-	opts    options
+	opts    index.Options
 	allow   []netip.Prefix   // clients that get IPSECA answers; empty means all
 	allowAt string           // the Corefile file and line of allow, for errors
 	apexes  map[string]*apex // SOA and NS names of each zone
@@ -43,13 +44,13 @@ type IPSecOE struct {
 	servers []string // the server labels of the block's listeners, for the load metrics
 	view    string   // and the block's view
 
-	idx    atomic.Pointer[index]
+	idx    atomic.Pointer[index.Index]
 	signer atomic.Pointer[dnssec.Dnssec] // the server block's dnssec plugin, if any
 	stop   chan struct{}
 	done   chan struct{}
 
 	// Poller state, touched by load alone.
-	dirs    *dirState // its directories then
+	dirs    *index.DirState // its directories then
 	polls   int
 	lastErr string // the last whole-directory load error, so it is logged once
 }

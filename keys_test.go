@@ -1,7 +1,6 @@
 package ipsecoe
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,81 +9,19 @@ import (
 	"testing"
 	"time"
 
+	e2e "github.com/ipsecoe/ipsecoe/test"
+
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/ipsecoe/ipsecoe/internal/index"
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 
 	"github.com/miekg/dns"
 )
 
-func byPath(files []*keyFile) map[string]*keyFile {
-	m := map[string]*keyFile{}
-	for _, f := range files {
-		m[f.path] = f
-	}
-	return m
-}
-
-func TestReadKeyDir(t *testing.T) {
-	dir := t.TempDir()
-	outside := t.TempDir()
-	rsa := readVector(t, "keys/rsa2048.pub.pem")
-	ed := readVector(t, "keys/ed25519.pub.pem")
-	writeFile(t, filepath.Join(dir, "192.0.2.1.pem"), rsa)
-	writeFile(t, filepath.Join(dir, "sub", "deeper", "gw.example.com.pem"), ed)
-	writeFile(t, filepath.Join(dir, ".hidden.example.com.pem"), ed)
-	writeFile(t, filepath.Join(dir, ".git", "192.0.2.2.pem"), ed)
-	writeFile(t, filepath.Join(dir, "big.example.com.pem"), bytes.Repeat([]byte("x"), maxFileSize+1))
-	writeFile(t, filepath.Join(outside, "192.0.2.3.pem"), ed)
-	writeFile(t, filepath.Join(dir, "nonames.pem"), ed)
-	must(t, os.Symlink(filepath.Join(dir, "192.0.2.1.pem"), filepath.Join(dir, "192.0.2.4.pem")))     // inside: followed
-	must(t, os.Symlink(filepath.Join(outside, "192.0.2.3.pem"), filepath.Join(dir, "192.0.2.5.pem"))) // outside: refused
-	must(t, os.Symlink(outside, filepath.Join(dir, "outdir")))                                        // outside dir: refused
-	must(t, os.Symlink("loop-b", filepath.Join(dir, "loop-a.example.com.pem")))                       // loop: refused
-	must(t, os.Symlink("loop-a.example.com.pem", filepath.Join(dir, "loop-b")))
-	must(t, os.Symlink(dir, filepath.Join(dir, "sub", "up"))) // directory loop: visited once
-	must(t, os.Symlink("missing", filepath.Join(dir, "dangling.example.com.pem")))
-
-	files, err := readKeyDir(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := byPath(files)
-	tests := []struct {
-		path   string
-		keys   int
-		reason string
-	}{
-		{"192.0.2.1.pem", 1, ""},
-		{"192.0.2.4.pem", 1, ""},
-		{"sub/deeper/gw.example.com.pem", 1, ""},
-		{"big.example.com.pem", 0, reasonSize},
-		{"192.0.2.5.pem", 0, reasonSymlink},
-		{"outdir", 0, reasonSymlink},
-		{"loop-a.example.com.pem", 0, reasonSymlink},
-		{"loop-b", 0, reasonSymlink},
-		{"dangling.example.com.pem", 0, reasonSymlink},
-		{"nonames.pem", 0, reasonOwner},
-	}
-	for i, tc := range tests {
-		f := got[tc.path]
-		if f == nil {
-			t.Errorf("Test %d: %s not reported", i, tc.path)
-			continue
-		}
-		if len(f.keys) != tc.keys || reasonOf(f.err) != tc.reason && (f.err != nil || tc.reason != "") {
-			t.Errorf("Test %d: %s: %d keys, err %v; want %d keys, reason %q", i, tc.path, len(f.keys), f.err, tc.keys, tc.reason)
-		}
-	}
-	for p := range got {
-		if strings.Contains(p, ".hidden") || strings.Contains(p, ".git") || strings.HasPrefix(p, "sub/up/") {
-			t.Errorf("%s should have been skipped", p)
-		}
-	}
-	if _, err := readKeyDir(filepath.Join(dir, "nope"), nil); err == nil {
-		t.Error("a missing key directory is not an error")
-	}
-}
+// keysAt returns the IPSECKEY rdata at n.
+func keysAt(n index.Node) []index.Record { return n.IPSECKEYs(nil) }
 
 func must(t testing.TB, err error) {
 	t.Helper()
@@ -112,17 +49,17 @@ func kubeletDir(t testing.TB, dir, stamp string, files map[string][]byte) {
 
 func TestReloadKubeletSwap(t *testing.T) {
 	dir := t.TempDir()
-	rsa := readVector(t, "keys/rsa2048.pub.pem")
-	ed := readVector(t, "keys/ed25519.pub.pem")
+	rsa := e2e.Vector(t, "keys/rsa2048.pub.pem")
+	ed := e2e.Vector(t, "keys/ed25519.pub.pem")
 	kubeletDir(t, dir, "01", map[string][]byte{"gw.example.com.pem": rsa, "192.0.2.1.pem": ed})
 	p := newTestPlugin(t, dir, "")
 	first := p.idx.Load()
-	n, _ := first.lookup("gw.example.com.")
-	if len(n.keys()) != 1 || n.keys()[0].algorithm != algRSA {
-		t.Fatalf("first load: %v", n.keys())
+	n, _ := first.Lookup("gw.example.com.")
+	if len(keysAt(n)) != 1 || keysAt(n)[0].Algorithm != keyfile.AlgRSA {
+		t.Fatalf("first load: %v", keysAt(n))
 	}
-	if len(first.fileList()) != 2 {
-		t.Fatalf("read %d files, want 2 (the ..data folders are not read twice)", len(first.fileList()))
+	if first.FileCount() != 2 {
+		t.Fatalf("read %d files, want 2 (the ..data folders are not read twice)", first.FileCount())
 	}
 
 	// Nothing changed: the index stays the same object.
@@ -138,24 +75,24 @@ func TestReloadKubeletSwap(t *testing.T) {
 	if second == first {
 		t.Fatal("the swap was not seen")
 	}
-	if n, _ := second.lookup("gw.example.com."); len(n.keys()) != 1 || n.keys()[0].algorithm != algEdDSA {
-		t.Errorf("after swap gw.example.com has %v", n.keys())
+	if n, _ := second.Lookup("gw.example.com."); len(keysAt(n)) != 1 || keysAt(n)[0].Algorithm != keyfile.AlgEdDSA {
+		t.Errorf("after swap gw.example.com has %v", keysAt(n))
 	}
-	if n, ok := second.lookup("1.2.0.192.in-addr.arpa."); !ok || len(n.keys()) != 1 {
+	if n, ok := second.Lookup("1.2.0.192.in-addr.arpa."); !ok || len(keysAt(n)) != 1 {
 		t.Error("a file that stopped parsing lost its last good key")
 	}
-	if second.serial == first.serial {
+	if second.Serial() == first.Serial() {
 		t.Error("the serial did not change with the key set")
 	}
-	f := byPath(second.fileList())["192.0.2.1.pem"]
-	if f == nil || f.err == nil || !f.kept {
+	f := second.PrevFile("192.0.2.1.pem")
+	if f == nil || f.Err == nil || !f.Kept {
 		t.Errorf("broken file not marked as kept: %+v", f)
 	}
 
 	// A removed file's records go.
 	must(t, os.Remove(filepath.Join(dir, "192.0.2.1.pem")))
 	p.load()
-	if _, ok := p.idx.Load().lookup("1.2.0.192.in-addr.arpa."); ok {
+	if _, ok := p.idx.Load().Lookup("1.2.0.192.in-addr.arpa."); ok {
 		t.Error("a removed file's records stayed")
 	}
 }
@@ -164,8 +101,8 @@ func TestReloadDirectorySymlinkSwap(t *testing.T) {
 	// git-sync style: the key directory itself is a symlink that is swapped.
 	base := t.TempDir()
 	a, b := filepath.Join(base, "rev-a"), filepath.Join(base, "rev-b")
-	writeFile(t, filepath.Join(a, "gw.example.com.pem"), readVector(t, "keys/rsa2048.pub.pem"))
-	writeFile(t, filepath.Join(b, "gw.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	writeFile(t, filepath.Join(a, "gw.example.com.pem"), e2e.Vector(t, "keys/rsa2048.pub.pem"))
+	writeFile(t, filepath.Join(b, "gw.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))
 	link := filepath.Join(base, "keys")
 	must(t, os.Symlink("rev-a", link))
 	p := newTestPlugin(t, link, "")
@@ -173,26 +110,26 @@ func TestReloadDirectorySymlinkSwap(t *testing.T) {
 	must(t, os.Symlink("rev-b", tmp))
 	must(t, os.Rename(tmp, link))
 	p.load()
-	if n, _ := p.idx.Load().lookup("gw.example.com."); len(n.keys()) != 1 || n.keys()[0].algorithm != algECDSA {
-		t.Errorf("after the directory swap gw.example.com has %v", n.keys())
+	if n, _ := p.idx.Load().Lookup("gw.example.com."); len(keysAt(n)) != 1 || keysAt(n)[0].Algorithm != keyfile.AlgECDSA {
+		t.Errorf("after the directory swap gw.example.com has %v", keysAt(n))
 	}
 }
 
 func TestGatewayWithoutKey(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
-	writeFile(t, filepath.Join(dir, "192.0.2.254.pem"), readVector(t, "keys/rsa2048.pub.pem"))
-	writeFile(t, filepath.Join(dir, "2001-db8--4.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
+	writeFile(t, filepath.Join(dir, "192.0.2.254.pem"), e2e.Vector(t, "keys/rsa2048.pub.pem"))
+	writeFile(t, filepath.Join(dir, "2001-db8--4.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))
 	p := newTestPlugin(t, dir, "gateway 10.9.0.0/16 192.0.2.77")
 	ix := p.idx.Load()
-	if len(ix.errors) != 1 || reasonOf(ix.errors[0]) != reasonGateway || !strings.Contains(ix.errors[0].Error(), "192.0.2.77") {
-		t.Errorf("gateway errors: %v", ix.errors)
+	if len(ix.Errors()) != 1 || keyfile.Reason(ix.Errors()[0]) != keyfile.ReasonGateway || !strings.Contains(ix.Errors()[0].Error(), "192.0.2.77") {
+		t.Errorf("gateway errors: %v", ix.Errors())
 	}
 	// The other gateways and keys still serve.
-	if n, ok := ix.lookup("1.1.1.10.in-addr.arpa."); !ok || len(n.keys()) != 1 {
+	if n, ok := ix.Lookup("1.1.1.10.in-addr.arpa."); !ok || len(keysAt(n)) != 1 {
 		t.Error("10.1.0.0/16 gateway lost")
 	}
-	if _, ok := ix.lookup("1.1.9.10.in-addr.arpa."); ok {
+	if _, ok := ix.Lookup("1.1.9.10.in-addr.arpa."); ok {
 		t.Error("a gateway without a key answers")
 	}
 }
@@ -200,7 +137,7 @@ func TestGatewayWithoutKey(t *testing.T) {
 func TestReloadInPlace(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "gw.example.com.pem")
-	writeFile(t, file, readVector(t, "keys/rsa2048.pub.pem"))
+	writeFile(t, file, e2e.Vector(t, "keys/rsa2048.pub.pem"))
 	c := caddy.NewTestController("dns", "ipsecoe example.com {\n keys "+dir+"\n}")
 	p, err := parse(c)
 	if err != nil {
@@ -214,16 +151,16 @@ func TestReloadInPlace(t *testing.T) {
 		t.Fatal("not ready after the first load")
 	}
 	// Rewritten in place, with a new modification time: read again.
-	writeFile(t, file, readVector(t, "keys/ed25519.pub.pem"))
+	writeFile(t, file, e2e.Vector(t, "keys/ed25519.pub.pem"))
 	must(t, os.Chtimes(file, time.Now().Add(time.Minute), time.Now().Add(time.Minute)))
 	p.load()
-	if n, _ := p.idx.Load().lookup("gw.example.com."); len(n.keys()) != 1 || n.keys()[0].algorithm != algEdDSA {
-		t.Errorf("in-place rewrite not seen: %v", n.keys())
+	if n, _ := p.idx.Load().Lookup("gw.example.com."); len(keysAt(n)) != 1 || keysAt(n)[0].Algorithm != keyfile.AlgEdDSA {
+		t.Errorf("in-place rewrite not seen: %v", keysAt(n))
 	}
 	// A new file appears.
-	writeFile(t, filepath.Join(dir, "new.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	writeFile(t, filepath.Join(dir, "new.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))
 	p.load()
-	if _, ok := p.idx.Load().lookup("new.example.com."); !ok {
+	if _, ok := p.idx.Load().Lookup("new.example.com."); !ok {
 		t.Error("a new file's key did not appear")
 	}
 }
@@ -252,29 +189,29 @@ func TestQuickPoll(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("junk%d.example.com.pem", i)), []byte("x"), 0o644))
 	}
 	file := filepath.Join(dir, "gw.example.com.pem")
-	writeFile(t, file, readVector(t, "keys/rsa2048.pub.pem"))
+	writeFile(t, file, e2e.Vector(t, "keys/rsa2048.pub.pem"))
 	p := newTestPlugin(t, dir, "")
 	alg := func() uint8 {
-		n, _ := p.idx.Load().lookup("gw.example.com.")
-		return n.keys()[0].algorithm
+		n, _ := p.idx.Load().Lookup("gw.example.com.")
+		return keysAt(n)[0].Algorithm
 	}
 	// Rewritten in place: no directory changes, so only a full scan sees it.
-	writeFile(t, file, readVector(t, "keys/ed25519.pub.pem"))
+	writeFile(t, file, e2e.Vector(t, "keys/ed25519.pub.pem"))
 	must(t, os.Chtimes(file, time.Now().Add(time.Minute), time.Now().Add(time.Minute)))
 	p.load()
-	if alg() != algRSA {
+	if alg() != keyfile.AlgRSA {
 		t.Fatal("a quick poll read the files")
 	}
-	for i := 0; i < fullScanEvery && alg() != algEdDSA; i++ {
+	for i := 0; i < fullScanEvery && alg() != keyfile.AlgEdDSA; i++ {
 		p.load()
 	}
-	if alg() != algEdDSA {
+	if alg() != keyfile.AlgEdDSA {
 		t.Fatalf("not seen after %d polls", fullScanEvery)
 	}
 	// A new file changes the directory: seen at the next poll.
-	writeFile(t, filepath.Join(dir, "new.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	writeFile(t, filepath.Join(dir, "new.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))
 	p.load()
-	if _, ok := p.idx.Load().lookup("new.example.com."); !ok {
+	if _, ok := p.idx.Load().Lookup("new.example.com."); !ok {
 		t.Error("a new file was not seen at the next poll")
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
+	"github.com/ipsecoe/ipsecoe/internal/index"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -80,15 +81,15 @@ func (p *IPSecOE) count(c *prometheus.CounterVec, label, value string) {
 }
 
 // publish sets the block's gauges from ix, leaving other blocks' alone.
-func (p *IPSecOE) publish(ix *index) {
+func (p *IPSecOE) publish(ix *index.Index) {
 	now := float64(time.Now().UnixNano()) / 1e9
 	for _, l := range p.labels() {
 		recordsGauge.DeletePartialMatch(l)
-		for t, n := range ix.records {
+		for t, n := range ix.Records() {
 			recordsGauge.With(with(l, "type", t)).Set(float64(n))
 		}
 		keysGauge.DeletePartialMatch(l)
-		for a, n := range ix.algCount {
+		for a, n := range ix.Keys() {
 			keysGauge.With(with(l, "algorithm", a)).Set(float64(n))
 		}
 		lastReload.With(l).Set(now)

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 
+	e2e "github.com/ipsecoe/ipsecoe/test"
+
 	"github.com/coredns/caddy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -14,9 +16,9 @@ import (
 // sets of different sizes, each report their own, and a reload of one leaves the other's.
 func TestMetricsPerBlock(t *testing.T) {
 	dirA, dirB := t.TempDir(), t.TempDir()
-	writeFile(t, filepath.Join(dirA, "192.0.2.1.pem"), readVector(t, "keys/rsa2048.pub.pem"))
-	writeFile(t, filepath.Join(dirB, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
-	writeFile(t, filepath.Join(dirB, "ns1.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	writeFile(t, filepath.Join(dirA, "192.0.2.1.pem"), e2e.Vector(t, "keys/rsa2048.pub.pem"))
+	writeFile(t, filepath.Join(dirB, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
+	writeFile(t, filepath.Join(dirB, "ns1.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))
 	block := func(zone, dir string) *IPSecOE {
 		p, err := parse(caddy.NewTestController("dns", "ipsecoe "+zone+" {\n keys "+dir+"\n}"))
 		if err != nil {
@@ -61,7 +63,7 @@ func TestMetricsPerBlock(t *testing.T) {
 func TestLoadStops(t *testing.T) {
 	dir := t.TempDir()
 	for i := range 200 {
-		writeFile(t, filepath.Join(dir, fmt.Sprintf("h%d.example.com.pem", i)), readVector(t, "keys/ed25519.pub.pem"))
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("h%d.example.com.pem", i)), e2e.Vector(t, "keys/ed25519.pub.pem"))
 	}
 	p, err := parse(caddy.NewTestController("dns", "ipsecoe example.com {\n keys "+dir+"\n}"))
 	if err != nil {
@@ -76,10 +78,10 @@ func TestLoadStops(t *testing.T) {
 	p.stop = nil
 	p.load()
 	old := p.idx.Load()
-	if old == nil || old.records["IPSECKEY"] != 200 {
+	if old == nil || old.Records()["IPSECKEY"] != 200 {
 		t.Fatalf("first load: %v", old)
 	}
-	writeFile(t, filepath.Join(dir, "new.example.com.pem"), readVector(t, "keys/ecp256.pub.pem"))
+	writeFile(t, filepath.Join(dir, "new.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))
 	p.stop = make(chan struct{})
 	close(p.stop)
 	p.load()
@@ -92,7 +94,7 @@ func TestLoadStops(t *testing.T) {
 // and after it when a new Corefile is read; shutdown waits for the poller either way.
 func TestStartInBackground(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), readVector(t, "keys/ed25519.pub.pem"))
+	writeFile(t, filepath.Join(dir, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
 	for i, background := range []bool{true, false} {
 		p, err := parse(caddy.NewTestController("dns", "ipsecoe example.com {\n keys "+dir+"\n reload 1h\n}"))
 		if err != nil {

@@ -8,7 +8,14 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/ipsecoe/ipsecoe/internal/index"
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 )
+
+// reloadShare is the share of one CPU a reload may take while the server answers from the
+// index it replaces; the first load, which nothing waits on but readiness, runs flat out.
+const reloadShare = 0.1
 
 // Polls of a directory of quickPollFiles files or more check its directories only, and
 // every file once in fullScanEvery polls.
@@ -66,7 +73,7 @@ func (p *IPSecOE) shutdown() error {
 // index it would have replaced left as it was.
 func (p *IPSecOE) load() {
 	defer func() {
-		if r := recover(); r != nil && r != errStopped {
+		if r := recover(); r != nil && r != index.ErrStopped {
 			panic(r)
 		}
 	}()
@@ -76,15 +83,15 @@ func (p *IPSecOE) load() {
 	// polls, for files rewritten in place: a poll must not cost the server its queries.
 	p.polls++
 	old := p.idx.Load()
-	if old.fileCount() >= quickPollFiles && p.polls%fullScanEvery != 0 && p.lastErr == "" && p.dirs.unchanged(p.dir) {
+	if old.FileCount() >= quickPollFiles && p.polls%fullScanEvery != 0 && p.lastErr == "" && p.dirs.Unchanged(p.dir) {
 		return
 	}
 	// A reload runs beside the server on a share of one CPU; the old index serves meanwhile.
-	pc := newPacer(1, p.stop)
+	pc := index.NewPacer(1, p.stop)
 	if old != nil {
-		pc = newPacer(reloadShare, p.stop)
+		pc = index.NewPacer(reloadShare, p.stop)
 	}
-	files, dirs, err := readKeyDirFor(p.dir, old, &p.opts, pc)
+	files, dirs, err := index.ReadDir(p.dir, old, &p.opts, pc)
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%s", printable(err))
@@ -93,66 +100,66 @@ func (p *IPSecOE) load() {
 		}
 		return
 	}
-	changed := old == nil || len(files) != old.fileCount() || p.lastErr != ""
+	changed := old == nil || len(files) != old.FileCount() || p.lastErr != ""
 	restat := false // some file has a new stat: the index must learn it, for the next poll
 	p.lastErr = ""
 	for _, f := range files {
-		if f.same {
+		if f.Same {
 			continue // not read again
 		}
 		restat = true
-		pf := old.prevFile(f.path)
-		if pf != nil && pf.sum == f.sum && errText(pf.err) == errText(f.err) {
+		pf := old.PrevFile(f.Path)
+		if pf != nil && pf.SameContent(f) && errText(pf.Err) == errText(f.Err) {
 			continue // the same content under a new inode
 		}
 		changed = true
-		if f.err != nil && (pf == nil || errText(pf.err) != errText(f.err)) {
-			if f.kept {
-				log.Errorf("%q: %s; keeping its last good keys", f.path, printable(f.err))
+		if f.Err != nil && (pf == nil || errText(pf.Err) != errText(f.Err)) {
+			if f.Kept {
+				log.Errorf("%q: %s; keeping its last good keys", f.Path, printable(f.Err))
 			} else {
-				log.Errorf("%q: %s", f.path, printable(f.err))
+				log.Errorf("%q: %s", f.Path, printable(f.Err))
 			}
-			p.count(loadErrorCount, "reason", reasonOf(f.err))
+			p.count(loadErrorCount, "reason", keyfile.Reason(f.Err))
 		}
-		for _, w := range f.warnings {
-			log.Warningf("%q: %s", f.path, printable(w))
-			if reasonOf(w) == reasonSize {
-				p.count(loadErrorCount, "reason", reasonSize) // a record left out
+		for _, w := range f.Warnings {
+			log.Warningf("%q: %s", f.Path, printable(w))
+			if keyfile.Reason(w) == keyfile.ReasonSize {
+				p.count(loadErrorCount, "reason", keyfile.ReasonSize) // a record left out
 			}
 		}
 	}
 	p.dirs = dirs
 	if !changed {
 		if restat {
-			p.idx.Store(buildIndex(files, &p.opts, pc)) // the same records, the new stats
+			p.idx.Store(index.Build(files, &p.opts, pc)) // the same records, the new stats
 		}
 		return
 	}
-	ix := buildIndex(files, &p.opts, pc)
-	for _, e := range ix.errors {
-		if old == nil || !containsErr(old.errors, e) {
+	ix := index.Build(files, &p.opts, pc)
+	for _, e := range ix.Errors() {
+		if old == nil || !containsErr(old.Errors(), e) {
 			log.Errorf("%s", printable(e))
-			p.count(loadErrorCount, "reason", reasonOf(e))
+			p.count(loadErrorCount, "reason", keyfile.Reason(e))
 		}
 	}
-	for _, n := range ix.notices {
-		if old == nil || !slices.Contains(old.notices, n) {
+	for _, n := range ix.Notices() {
+		if old == nil || !slices.Contains(old.Notices(), n) {
 			log.Warningf("%s", printable(n))
 		}
 	}
 	p.idx.Store(ix)
 	p.publish(ix)
-	if old == nil && len(ix.names) >= 100_000 {
+	if old == nil && ix.Names() >= 100_000 {
 		// Reading a large directory leaves as much garbage as the index it built: hand it
 		// back now rather than keep it resident until the heap grows to meet it.
 		debug.FreeOSMemory()
 	}
 	p.count(reloadCount, "result", "success")
 	paced := ""
-	if pc.paced() {
-		paced = fmt.Sprintf(" (paced: %.3fs resting)", pc.rested().Seconds())
+	if pc.Paced() {
+		paced = fmt.Sprintf(" (paced: %.3fs resting)", pc.Rested().Seconds())
 	}
-	log.Infof("loaded %s from %q%s in %.3fs", ix.summary(), p.dir, paced, time.Since(begin).Seconds())
+	log.Infof("loaded %s from %q%s in %.3fs", ix.Summary(), p.dir, paced, time.Since(begin).Seconds())
 }
 
 // printable is the text of a log line's reason with every character that could end the

@@ -15,6 +15,8 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/ipsecoe/ipsecoe/internal/index"
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 
 	"github.com/miekg/dns"
 )
@@ -57,7 +59,7 @@ func parse(c *caddy.Controller) (*IPSecOE, error) {
 // parseCorefile reads an ipsecoe block from d: the server block's keys give the default zones,
 // root the base of a relative key directory. The ipsecoe command reads Corefiles with it.
 func parseCorefile(c *caddyfile.Dispenser, serverKeys []string, root string) (*IPSecOE, error) {
-	p := &IPSecOE{ttl: defaultTTL, reload: defaultReload, opts: options{precedence: defaultPrecedence}}
+	p := &IPSecOE{ttl: defaultTTL, reload: defaultReload, opts: index.Options{Precedence: defaultPrecedence}}
 	i := 0
 	seen := map[string]int{}
 	for c.Next() {
@@ -89,8 +91,8 @@ func parseCorefile(c *caddyfile.Dispenser, serverKeys []string, root string) (*I
 	for _, z := range p.Zones {
 		p.apexes[z] = newApex(z)
 	}
-	if len(p.opts.dane) == 0 {
-		p.opts.dane = []daneConf{{usage: 3, selector: 1, matching: 1}}
+	if len(p.opts.DANE) == 0 {
+		p.opts.DANE = []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}
 	}
 	if _, err := os.Stat(p.dir); err != nil {
 		log.Warningf("key directory %s: %v; will retry every reload", p.dir, err)
@@ -136,30 +138,27 @@ func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 		if err != nil {
 			return err
 		}
-		p.opts.precedence = uint8(n)
+		p.opts.Precedence = uint8(n)
 	case "gateway":
 		g, err := parseGateway(c)
 		if err != nil {
 			return err
 		}
-		if !prefixInZones(g.prefix, p.Zones) {
-			return c.Errf("gateway prefix %s is outside the zones %v: no query would reach it", g.prefix, p.Zones)
+		if !prefixInZones(g.Prefix, p.Zones) {
+			return c.Errf("gateway prefix %s is outside the zones %v: no query would reach it", g.Prefix, p.Zones)
 		}
-		p.opts.gateways = append(p.opts.gateways, g)
+		p.opts.Gateways = append(p.opts.Gateways, g)
 	case "ipseca":
-		args := c.RemainingArgs()
-		if len(args) == 0 {
-			return c.ArgErr()
-		}
-		for _, a := range args {
-			port, err := parsePort(a)
+		return eachArg(c, func(a string) error {
+			port, err := keyfile.ParsePort(a)
 			if err != nil {
 				return c.Errf("ipseca port must be in range [1, 65535]: %q", a)
 			}
-			if !slices.Contains(p.opts.ports, port) {
-				p.opts.ports = append(p.opts.ports, port)
+			if !slices.Contains(p.opts.Ports, port) {
+				p.opts.Ports = append(p.opts.Ports, port)
 			}
-		}
+			return nil
+		})
 	case "dane":
 		args := c.RemainingArgs()
 		if len(args) != 3 {
@@ -173,23 +172,20 @@ func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 			}
 			f[i] = uint8(n)
 		}
-		d := daneConf{usage: f[0], selector: f[1], matching: f[2]}
-		if !slices.Contains(p.opts.dane, d) {
-			p.opts.dane = append(p.opts.dane, d)
+		d := keyfile.DANE{Usage: f[0], Selector: f[1], Matching: f[2]}
+		if !slices.Contains(p.opts.DANE, d) {
+			p.opts.DANE = append(p.opts.DANE, d)
 		}
 	case "allow":
-		args := c.RemainingArgs()
-		if len(args) == 0 {
-			return c.ArgErr()
-		}
-		for _, a := range args {
+		p.allowAt = fmt.Sprintf("%s:%d", c.File(), c.Line())
+		return eachArg(c, func(a string) error {
 			pfx, err := parseCIDR(a)
 			if err != nil {
 				return c.Errf("allow needs an address or CIDR: %q", a)
 			}
 			p.allow = append(p.allow, pfx)
-		}
-		p.allowAt = fmt.Sprintf("%s:%d", c.File(), c.Line())
+			return nil
+		})
 	case "fallthrough":
 		args := c.RemainingArgs()
 		if err := checkZones(c, args); err != nil {
@@ -207,6 +203,20 @@ func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 	return nil
 }
 
+// eachArg calls fn with every argument of the option; an option without one is an error.
+func eachArg(c *caddyfile.Dispenser, fn func(string) error) error {
+	args := c.RemainingArgs()
+	if len(args) == 0 {
+		return c.ArgErr()
+	}
+	for _, a := range args {
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func uintArg(c *caddyfile.Dispenser, lo, hi uint64, what string) (uint64, error) {
 	args := c.RemainingArgs()
 	if len(args) != 1 {
@@ -220,42 +230,42 @@ func uintArg(c *caddyfile.Dispenser, lo, hi uint64, what string) (uint64, error)
 }
 
 // parseGateway reads "gateway PREFIX TARGET [PRECEDENCE]".
-func parseGateway(c *caddyfile.Dispenser) (gatewayConf, error) {
+func parseGateway(c *caddyfile.Dispenser) (index.Gateway, error) {
 	args := c.RemainingArgs()
 	if len(args) < 2 || len(args) > 3 {
-		return gatewayConf{}, c.ArgErr()
+		return index.Gateway{}, c.ArgErr()
 	}
 	pfx, err := netip.ParsePrefix(args[0])
 	if err != nil {
-		return gatewayConf{}, c.Errf("gateway prefix must be a CIDR: %q", args[0])
+		return index.Gateway{}, c.Errf("gateway prefix must be a CIDR: %q", args[0])
 	}
 	pfx = unmapPrefix(pfx)
 	if pfx != pfx.Masked() {
-		return gatewayConf{}, c.Errf("gateway prefix %q has host bits set; did you mean %s?", args[0], pfx.Masked())
+		return index.Gateway{}, c.Errf("gateway prefix %q has host bits set; did you mean %s?", args[0], pfx.Masked())
 	}
-	g := gatewayConf{prefix: pfx, precedence: defaultGatewayPre}
+	g := index.Gateway{Prefix: pfx, Precedence: defaultGatewayPre}
 	if a, err := netip.ParseAddr(args[1]); err == nil {
 		if a.Zone() != "" {
-			return gatewayConf{}, c.Errf("gateway target must not have a zone: %q", args[1])
+			return index.Gateway{}, c.Errf("gateway target must not have a zone: %q", args[1])
 		}
 		if a.Unmap().IsUnspecified() {
-			return gatewayConf{}, c.Errf("gateway target must not be the unspecified address: %q", args[1])
+			return index.Gateway{}, c.Errf("gateway target must not be the unspecified address: %q", args[1])
 		}
-		g.addr = a.Unmap()
-		g.target = g.addr.String()
+		g.Addr = a.Unmap()
+		g.Target = g.Addr.String()
 	} else {
 		t := strings.ToLower(dns.Fqdn(args[1]))
-		if !isHostName(t) {
-			return gatewayConf{}, c.Errf("gateway target must be an address or a host name: %q", args[1])
+		if !keyfile.IsHostName(t) {
+			return index.Gateway{}, c.Errf("gateway target must be an address or a host name: %q", args[1])
 		}
-		g.target = t
+		g.Target = t
 	}
 	if len(args) == 3 {
 		n, err := strconv.ParseUint(args[2], 10, 8)
 		if err != nil {
-			return gatewayConf{}, c.Errf("gateway precedence must be in range [0, 255]: %q", args[2])
+			return index.Gateway{}, c.Errf("gateway precedence must be in range [0, 255]: %q", args[2])
 		}
-		g.precedence = uint8(n)
+		g.Precedence = uint8(n)
 	}
 	return g, nil
 }
@@ -288,15 +298,15 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 
 // prefixInZones reports whether some address of p has its reverse name in one of zones.
 func prefixInZones(p netip.Prefix, zones []string) bool {
-	root := in4arpa
+	root := keyfile.In4Arpa
 	if p.Addr().Is6() {
-		root = in6arpa
+		root = keyfile.In6Arpa
 	}
 	for _, z := range zones {
 		if dns.IsSubDomain(z, root) {
 			return true
 		}
-		if zp, ok := reversePrefix(z); ok && zp.Overlaps(p) {
+		if zp, ok := keyfile.ReversePrefix(z); ok && zp.Overlaps(p) {
 			return true
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
+	"github.com/ipsecoe/ipsecoe/internal/index"
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 
 	"github.com/miekg/dns"
 )
@@ -33,9 +35,9 @@ func TestSetup(t *testing.T) {
 		reload     *time.Duration // nil means defaultReload
 		ttl        uint32         // 0 means defaultTTL
 		precedence *uint8         // nil means defaultPrecedence
-		gateways   []gatewayConf
+		gateways   []index.Gateway
 		ports      []uint16
-		dane       []daneConf // nil means the default "3 1 1"
+		dane       []keyfile.DANE // nil means the default "3 1 1"
 		allow      []netip.Prefix
 		fall       []string // p.Fall.Zones
 	}{
@@ -96,44 +98,44 @@ func TestSetup(t *testing.T) {
 		{
 			input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 198.51.100.1\n}",
 			keys:  []string{"arpa."}, zones: []string{"arpa."},
-			gateways: []gatewayConf{{
-				prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "198.51.100.1",
-				addr: netip.MustParseAddr("198.51.100.1"), precedence: defaultGatewayPre,
+			gateways: []index.Gateway{{
+				Prefix: netip.MustParsePrefix("192.0.2.0/24"), Target: "198.51.100.1",
+				Addr: netip.MustParseAddr("198.51.100.1"), Precedence: defaultGatewayPre,
 			}},
 		},
 		{
 			input: "ipsecoe {\n keys /k\n gateway 2001:db8::/32 2001:DB8::1 7\n}",
 			keys:  []string{"arpa."}, zones: []string{"arpa."},
-			gateways: []gatewayConf{{
-				prefix: netip.MustParsePrefix("2001:db8::/32"), target: "2001:db8::1",
-				addr: netip.MustParseAddr("2001:db8::1"), precedence: 7,
+			gateways: []index.Gateway{{
+				Prefix: netip.MustParsePrefix("2001:db8::/32"), Target: "2001:db8::1",
+				Addr: netip.MustParseAddr("2001:db8::1"), Precedence: 7,
 			}},
 		},
 		{
 			// An IPv4-mapped target is stored as the IPv4 address.
 			input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 ::ffff:198.51.100.1\n}",
 			keys:  []string{"arpa."}, zones: []string{"arpa."},
-			gateways: []gatewayConf{{
-				prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "198.51.100.1",
-				addr: netip.MustParseAddr("198.51.100.1"), precedence: defaultGatewayPre,
+			gateways: []index.Gateway{{
+				Prefix: netip.MustParsePrefix("192.0.2.0/24"), Target: "198.51.100.1",
+				Addr: netip.MustParseAddr("198.51.100.1"), Precedence: defaultGatewayPre,
 			}},
 		},
 		{
 			input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 GW.Example.ORG\n}",
 			keys:  []string{"arpa."}, zones: []string{"arpa."},
-			gateways: []gatewayConf{{
-				prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "gw.example.org.",
-				precedence: defaultGatewayPre,
+			gateways: []index.Gateway{{
+				Prefix: netip.MustParsePrefix("192.0.2.0/24"), Target: "gw.example.org.",
+				Precedence: defaultGatewayPre,
 			}},
 		},
 		{
 			input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 gw.example.org. 0\n gateway 198.51.100.0/25 198.51.100.1 255\n}",
 			keys:  []string{"arpa."}, zones: []string{"arpa."},
-			gateways: []gatewayConf{
-				{prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "gw.example.org.", precedence: 0},
+			gateways: []index.Gateway{
+				{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Target: "gw.example.org.", Precedence: 0},
 				{
-					prefix: netip.MustParsePrefix("198.51.100.0/25"), target: "198.51.100.1",
-					addr: netip.MustParseAddr("198.51.100.1"), precedence: 255,
+					Prefix: netip.MustParsePrefix("198.51.100.0/25"), Target: "198.51.100.1",
+					Addr: netip.MustParseAddr("198.51.100.1"), Precedence: 255,
 				},
 			},
 		},
@@ -167,10 +169,10 @@ func TestSetup(t *testing.T) {
 		{input: "ipsecoe {\n keys /k\n ipseca\n}", shouldErr: true, errContains: "Wrong argument count or unexpected line ending after 'ipseca'"},
 
 		// dane
-		{input: "ipsecoe {\n keys /k\n}", dane: []daneConf{{3, 1, 1}}},
-		{input: "ipsecoe {\n keys /k\n dane 2 0 1\n}", dane: []daneConf{{2, 0, 1}}},
-		{input: "ipsecoe {\n keys /k\n dane 0 0 0\n dane 3 1 2\n dane 0 0 0\n}", dane: []daneConf{{0, 0, 0}, {3, 1, 2}}},
-		{input: "ipsecoe {\n keys /k\n dane 3 1 2\n dane 3 1 1\n}", dane: []daneConf{{3, 1, 2}, {3, 1, 1}}},
+		{input: "ipsecoe {\n keys /k\n}", dane: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}},
+		{input: "ipsecoe {\n keys /k\n dane 2 0 1\n}", dane: []keyfile.DANE{{Usage: 2, Selector: 0, Matching: 1}}},
+		{input: "ipsecoe {\n keys /k\n dane 0 0 0\n dane 3 1 2\n dane 0 0 0\n}", dane: []keyfile.DANE{{Usage: 0, Selector: 0, Matching: 0}, {Usage: 3, Selector: 1, Matching: 2}}},
+		{input: "ipsecoe {\n keys /k\n dane 3 1 2\n dane 3 1 1\n}", dane: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 2}, {Usage: 3, Selector: 1, Matching: 1}}},
 		{input: "ipsecoe {\n keys /k\n dane 4 1 1\n}", shouldErr: true, errContains: `dane usage must be in range [0, 3]: "4"`},
 		{input: "ipsecoe {\n keys /k\n dane 3 2 1\n}", shouldErr: true, errContains: `dane selector must be in range [0, 1]: "2"`},
 		{input: "ipsecoe {\n keys /k\n dane 3 1 3\n}", shouldErr: true, errContains: `dane matching type must be in range [0, 2]: "3"`},
@@ -199,11 +201,11 @@ func TestSetup(t *testing.T) {
 		{input: "ipsecoe {\n keys /k\n gateway 192.0.2.0/24 198.51.100.1\n}", keys: []string{"example.org.", "100.51.198.in-addr.arpa."}, shouldErr: true, errContains: "Testfile:3 - Error during parsing: gateway prefix 192.0.2.0/24 is outside the zones"},
 		{input: "ipsecoe {\n keys /k\n gateway 2001:db8::/32 gw.example.org\n}", keys: []string{"in-addr.arpa."}, shouldErr: true, errContains: "gateway prefix 2001:db8::/32 is outside the zones"},
 		{input: "ipsecoe {\n keys /k\n gateway 10.0.0.0/8 gw.example.org\n}", keys: []string{"1.10.in-addr.arpa."}, zones: []string{"1.10.in-addr.arpa."},
-			gateways: []gatewayConf{{prefix: netip.MustParsePrefix("10.0.0.0/8"), target: "gw.example.org.", precedence: defaultGatewayPre}}},
+			gateways: []index.Gateway{{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Target: "gw.example.org.", Precedence: defaultGatewayPre}}},
 		{input: "ipsecoe {\n keys /k\n gateway 10.1.2.0/24 gw.example.org\n}", keys: []string{"10.in-addr.arpa."}, zones: []string{"10.in-addr.arpa."},
-			gateways: []gatewayConf{{prefix: netip.MustParsePrefix("10.1.2.0/24"), target: "gw.example.org.", precedence: defaultGatewayPre}}},
+			gateways: []index.Gateway{{Prefix: netip.MustParsePrefix("10.1.2.0/24"), Target: "gw.example.org.", Precedence: defaultGatewayPre}}},
 		{input: "ipsecoe {\n keys /k\n gateway 2001:db8::/64 gw.example.org\n}", keys: []string{"."}, zones: []string{"."},
-			gateways: []gatewayConf{{prefix: netip.MustParsePrefix("2001:db8::/64"), target: "gw.example.org.", precedence: defaultGatewayPre}}},
+			gateways: []index.Gateway{{Prefix: netip.MustParsePrefix("2001:db8::/64"), Target: "gw.example.org.", Precedence: defaultGatewayPre}}},
 		{input: "ipsecoe {\n keys /k\n allow 192.0.2.0/\n}", shouldErr: true, errContains: `allow needs an address or CIDR: "192.0.2.0/"`},
 		{input: "ipsecoe {\n keys /k\n allow\n}", shouldErr: true, errContains: "Wrong argument count or unexpected line ending after 'allow'"},
 
@@ -245,9 +247,9 @@ func TestSetup(t *testing.T) {
 			dir:    "/some/root/keys",
 			zones:  []string{"example.org.", "2.0.192.in-addr.arpa."},
 			reload: dur(0), ttl: 60, precedence: u8(1),
-			gateways: []gatewayConf{{prefix: netip.MustParsePrefix("192.0.2.0/24"), target: "gw.example.org.", precedence: 5}},
+			gateways: []index.Gateway{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Target: "gw.example.org.", Precedence: 5}},
 			ports:    []uint16{500, 4500},
-			dane:     []daneConf{{3, 0, 1}},
+			dane:     []keyfile.DANE{{Usage: 3, Selector: 0, Matching: 1}},
 			allow:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 			fall:     []string{"example.org."},
 		},
@@ -312,21 +314,21 @@ func TestSetup(t *testing.T) {
 		if tc.precedence != nil {
 			precedence = *tc.precedence
 		}
-		if p.opts.precedence != precedence {
-			t.Errorf("Test %d: expected precedence %d, got %d", i, precedence, p.opts.precedence)
+		if p.opts.Precedence != precedence {
+			t.Errorf("Test %d: expected precedence %d, got %d", i, precedence, p.opts.Precedence)
 		}
-		if !slices.Equal(p.opts.gateways, tc.gateways) {
-			t.Errorf("Test %d: expected gateways %+v, got %+v", i, tc.gateways, p.opts.gateways)
+		if !slices.Equal(p.opts.Gateways, tc.gateways) {
+			t.Errorf("Test %d: expected gateways %+v, got %+v", i, tc.gateways, p.opts.Gateways)
 		}
-		if !slices.Equal(p.opts.ports, tc.ports) {
-			t.Errorf("Test %d: expected ports %v, got %v", i, tc.ports, p.opts.ports)
+		if !slices.Equal(p.opts.Ports, tc.ports) {
+			t.Errorf("Test %d: expected ports %v, got %v", i, tc.ports, p.opts.Ports)
 		}
 		dane := tc.dane
 		if dane == nil {
-			dane = []daneConf{{usage: 3, selector: 1, matching: 1}}
+			dane = []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}
 		}
-		if !slices.Equal(p.opts.dane, dane) {
-			t.Errorf("Test %d: expected dane %+v, got %+v", i, dane, p.opts.dane)
+		if !slices.Equal(p.opts.DANE, dane) {
+			t.Errorf("Test %d: expected dane %+v, got %+v", i, dane, p.opts.DANE)
 		}
 		if !slices.Equal(p.allow, tc.allow) {
 			t.Errorf("Test %d: expected allow %v, got %v", i, tc.allow, p.allow)

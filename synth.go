@@ -3,25 +3,18 @@ package ipsecoe
 import (
 	"encoding/hex"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 
 	"github.com/coredns/coredns/plugin/pkg/dnsutil"
+	"github.com/ipsecoe/ipsecoe/internal/index"
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 
 	"github.com/miekg/dns"
 )
 
 // TypeIPSECA is the type code draft-osterweil-dane-ipsec gives IPSECA (in the private-use range).
 const TypeIPSECA uint16 = 65347
-
-// IPSECKEY gateway types, RFC 4025 section 2.3.
-const (
-	gwTypeNone = dns.IPSECGatewayNone // 0: no gateway
-	gwTypeIPv4 = dns.IPSECGatewayIPv4 // 1: a 32-bit IPv4 address
-	gwTypeIPv6 = dns.IPSECGatewayIPv6 // 2: a 128-bit IPv6 address
-	gwTypeHost = dns.IPSECGatewayHost // 3: an uncompressed domain name
-)
 
 func init() {
 	dns.PrivateHandle("IPSECA", TypeIPSECA, func() dns.PrivateRdata { return new(IPSECA) })
@@ -94,41 +87,50 @@ func (r *IPSECA) Copy(dest dns.PrivateRdata) error {
 // Len implements dns.PrivateRdata.
 func (r *IPSECA) Len() int { return 3 + len(r.Data) }
 
-// ipseckeyData is the rdata of one IPSECKEY record, built once at load time.
-type ipseckeyData struct {
-	precedence uint8
-	gwType     uint8
-	algorithm  uint8
-	gwAddr     net.IP
-	gwHost     string
-	publicKey  string // base64, as dns.IPSECKEY holds it
-}
-
 // ipseckey returns a new IPSECKEY record for owner; every reply gets its own.
-func ipseckey(owner string, ttl uint32, d *ipseckeyData) *dns.IPSECKEY {
+func ipseckey(owner string, ttl uint32, d *index.Record) *dns.IPSECKEY {
 	gwHost := "."
-	if d.gwType == gwTypeHost {
-		gwHost = d.gwHost
+	if d.GatewayType == index.GatewayHost {
+		gwHost = d.GatewayHost
 	}
 	return &dns.IPSECKEY{
 		Hdr:         dns.RR_Header{Name: owner, Rrtype: dns.TypeIPSECKEY, Class: dns.ClassINET, Ttl: ttl},
-		Precedence:  d.precedence,
-		GatewayType: d.gwType,
-		Algorithm:   d.algorithm,
-		GatewayAddr: d.gwAddr,
+		Precedence:  d.Precedence,
+		GatewayType: d.GatewayType,
+		Algorithm:   d.Algorithm,
+		GatewayAddr: d.GatewayAddr,
 		GatewayHost: gwHost,
-		PublicKey:   d.publicKey,
+		PublicKey:   d.PublicKey,
 	}
 }
 
 // ipseca returns a new IPSECA record for owner, with d's fields (its data is shared, not
 // copied). It is a dns.PrivateRR made through dns.TypeToRR so that dns.Copy (used by the
 // cache plugin) works on it.
-func ipseca(owner string, ttl uint32, d *IPSECA) dns.RR {
+func ipseca(owner string, ttl uint32, d keyfile.Association) dns.RR {
 	rr := dns.TypeToRR[TypeIPSECA]().(*dns.PrivateRR)
 	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: TypeIPSECA, Class: dns.ClassINET, Ttl: ttl}
-	*rr.Data.(*IPSECA) = *d
+	*rr.Data.(*IPSECA) = IPSECA{Usage: d.Usage, Selector: d.Selector, MatchingType: d.Matching, Data: d.Data}
 	return rr
+}
+
+// appendIPSECKEY appends n's IPSECKEY records, at owner, to rrs.
+func appendIPSECKEY(rrs []dns.RR, n index.Node, owner string, ttl uint32) []dns.RR {
+	var buf [4]index.Record
+	recs := n.IPSECKEYs(buf[:0])
+	for i := range recs {
+		rrs = append(rrs, ipseckey(owner, ttl, &recs[i]))
+	}
+	return rrs
+}
+
+// appendIPSECA appends n's IPSECA records, at owner, to rrs.
+func appendIPSECA(rrs []dns.RR, n index.Node, owner string, ttl uint32) []dns.RR {
+	var buf [4]keyfile.Association
+	for _, d := range n.IPSECAs(buf[:0]) {
+		rrs = append(rrs, ipseca(owner, ttl, d))
+	}
+	return rrs
 }
 
 // SOA timers; the serial comes from the key set, the negative TTL from negTTL.

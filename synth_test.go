@@ -10,6 +10,8 @@ import (
 
 	e2e "github.com/ipsecoe/ipsecoe/test"
 
+	"github.com/ipsecoe/ipsecoe/internal/index"
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 	"github.com/miekg/dns"
 )
 
@@ -49,7 +51,7 @@ type vectorFile struct {
 func loadVectors(t testing.TB) vectorFile {
 	t.Helper()
 	var v vectorFile
-	if err := json.Unmarshal(readVector(t, "vectors.json"), &v); err != nil {
+	if err := json.Unmarshal(e2e.Vector(t, "vectors.json"), &v); err != nil {
 		t.Fatal(err)
 	}
 	if len(v.Cases) == 0 {
@@ -61,7 +63,16 @@ func loadVectors(t testing.TB) vectorFile {
 // rdata packs rr and returns its RDATA bytes.
 func rdata(t testing.TB, rr dns.RR) []byte {
 	t.Helper()
-	return e2e.RDATA(t, rr)
+	buf := make([]byte, 4096)
+	off, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		t.Fatalf("packing %s: %v", rr, err)
+	}
+	hdr := len(dns.Fqdn(rr.Header().Name)) + 1 + 10
+	if rr.Header().Name == "." {
+		hdr = 11
+	}
+	return buf[hdr:off]
 }
 
 func TestVectorsIPSECKEY(t *testing.T) {
@@ -71,25 +82,25 @@ func TestVectorsIPSECKEY(t *testing.T) {
 			continue
 		}
 		for _, file := range []string{v.KeyFile, v.KeyFileDER} {
-			keys, err := parseKeyFile(readVector(t, file))
+			keys, err := keyfile.Parse(e2e.Vector(t, file))
 			if err != nil || len(keys) != 1 {
 				t.Fatalf("%s %s: %d keys, %v", v.ID, file, len(keys), err)
 			}
 			k := keys[0]
-			d := &ipseckeyData{precedence: v.Precedence, gwType: v.GatewayType, algorithm: k.algorithm,
-				publicKey: base64.StdEncoding.EncodeToString(k.field())}
+			d := &index.Record{Precedence: v.Precedence, GatewayType: v.GatewayType, Algorithm: k.Algorithm,
+				PublicKey: base64.StdEncoding.EncodeToString(k.Field)}
 			switch v.GatewayType {
-			case gwTypeIPv4, gwTypeIPv6:
-				d.gwAddr = net.ParseIP(v.Gateway)
-			case gwTypeHost:
-				d.gwHost = v.Gateway
+			case index.GatewayIPv4, index.GatewayIPv6:
+				d.GatewayAddr = net.ParseIP(v.Gateway)
+			case index.GatewayHost:
+				d.GatewayHost = v.Gateway
 			}
 			rr := ipseckey(v.OwnerV4, 3600, d)
 			if got := hex.EncodeToString(rdata(t, rr)); got != v.WireHex {
 				t.Errorf("%s from %s:\n got %s\nwant %s", v.ID, file, got, v.WireHex)
 			}
-			if d.publicKey != v.KeyB64 || k.algorithm != v.Algorithm {
-				t.Errorf("%s from %s: algorithm %d key %s", v.ID, file, k.algorithm, d.publicKey)
+			if d.PublicKey != v.KeyB64 || k.Algorithm != v.Algorithm {
+				t.Errorf("%s from %s: algorithm %d key %s", v.ID, file, k.Algorithm, d.PublicKey)
 			}
 			n++
 		}
@@ -105,12 +116,15 @@ func TestVectorsIPSECA(t *testing.T) {
 		if v.RRType != "IPSECA" {
 			continue
 		}
-		keys, err := parseKeyFile(readVector(t, v.CertFile))
+		keys, err := keyfile.Parse(e2e.Vector(t, v.CertFile))
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("%s: %d keys, %v", v.ID, len(keys), err)
 		}
-		d := associate(keys[0], daneConf{v.Usage, v.Selector, v.Matching})
-		rr := ipseca(v.Owner, 3600, d)
+		d := keys[0].Associations([]keyfile.DANE{{Usage: v.Usage, Selector: v.Selector, Matching: v.Matching}})
+		if len(d) != 1 {
+			t.Fatalf("%s: %d associations", v.ID, len(d))
+		}
+		rr := ipseca(v.Owner, 3600, d[0])
 		if got := hex.EncodeToString(rdata(t, rr)); got != v.WireHex {
 			t.Errorf("%s:\n got %s\nwant %s", v.ID, got, v.WireHex)
 		}
@@ -137,7 +151,7 @@ func TestVectorsIPSECA(t *testing.T) {
 func TestIPSECAWireType(t *testing.T) {
 	m := new(dns.Msg)
 	m.SetQuestion("_53.ns1.example.com.", TypeIPSECA)
-	m.Answer = []dns.RR{ipseca("_53.ns1.example.com.", 60, &IPSECA{3, 1, 1, []byte{0xab, 0xcd}})}
+	m.Answer = []dns.RR{ipseca("_53.ns1.example.com.", 60, keyfile.Association{Usage: 3, Selector: 1, Matching: 1, Data: []byte{0xab, 0xcd}})}
 	buf, err := m.Pack()
 	if err != nil {
 		t.Fatal(err)
@@ -151,37 +165,5 @@ func TestIPSECAWireType(t *testing.T) {
 	}
 	if got := u.Answer[0].String(); !strings.HasSuffix(got, "TYPE65347\t\\# 5 030101abcd") {
 		t.Errorf("generic form %q", got)
-	}
-}
-
-func TestDANECombinations(t *testing.T) {
-	keys, err := parseKeyFile(readVector(t, "certs/ns1-ecp256.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, bare := keys[0], &pubKey{spki: keys[0].spki}
-	lens := map[uint8]int{1: 32, 2: 64}
-	for u := uint8(0); u <= 3; u++ {
-		for s := uint8(0); s <= 1; s++ {
-			for m := uint8(0); m <= 2; m++ {
-				d := associate(cert, daneConf{u, s, m})
-				if d == nil || d.Usage != u || d.Selector != s || d.MatchingType != m {
-					t.Fatalf("%d %d %d: %v", u, s, m, d)
-				}
-				want := lens[m]
-				if m == 0 {
-					want = len(cert.spki)
-					if s == 0 {
-						want = len(cert.cert)
-					}
-				}
-				if len(d.Data) != want {
-					t.Errorf("%d %d %d: %d bytes of data, want %d", u, s, m, len(d.Data), want)
-				}
-				if b := associate(bare, daneConf{u, s, m}); (b == nil) != (s == 0) {
-					t.Errorf("%d %d %d: bare key gave %v", u, s, m, b)
-				}
-			}
-		}
 	}
 }

@@ -167,16 +167,16 @@ func TestBadFilesInBinary(t *testing.T) {
 	for name := range bad {
 		owner := strings.NewReplacer(".pem", "", ".key", "", ".crt", "").Replace(name)
 		pattern := regexp.QuoteMeta("bad/" + owner)
-		if n := len(regexp.MustCompile(`\[ERROR\] plugin/ipsecoe: `+pattern).FindAllString(logText, -1)); n != 1 {
+		if n := len(regexp.MustCompile(`\[ERROR\] plugin/ipsecoe: "`+pattern).FindAllString(logText, -1)); n != 1 {
 			t.Errorf("%s: logged %d times, want once", name, n)
 		}
 	}
 	for _, name := range []string{"out.example.com.pem", "loop1.example.com.pem", "loop2.example.com.pem", "huge.example.com.pem", "many/h99999.example.com.pem"} {
-		if n := strings.Count(logText, "plugin/ipsecoe: "+name+":"); n != 1 {
+		if n := strings.Count(logText, "plugin/ipsecoe: "+strconv.Quote(name)+":"); n != 1 {
 			t.Errorf("%s: logged %d times, want once", name, n)
 		}
 	}
-	if n := strings.Count(logText, "plugin/ipsecoe: many/"); n != many {
+	if n := strings.Count(logText, `plugin/ipsecoe: "many/`); n != many {
 		t.Errorf("the %d small files were logged %d times", many, n)
 	}
 
@@ -190,7 +190,7 @@ func TestBadFilesInBinary(t *testing.T) {
 	want[ReasonParse] += many
 	metrics := Fetch(t, "http://127.0.0.1:"+metricsPort+"/metrics")
 	for reason, n := range want {
-		re := regexp.MustCompile(`coredns_ipsecoe_load_errors_total\{reason="` + reason + `"\} (\d+)`)
+		re := regexp.MustCompile(`coredns_ipsecoe_load_errors_total\{reason="` + reason + `",server="dns://127.0.0.1:\d+",view="",zones="[^"]*"\} (\d+)`)
 		m := re.FindStringSubmatch(metrics)
 		if m == nil || m[1] != strconv.Itoa(n) {
 			t.Errorf("load_errors_total{reason=%q} = %v, want %d", reason, m, n)

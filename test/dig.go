@@ -183,7 +183,7 @@ func (d *Dig) Ask(t testing.TB, unknownFormat bool, proto, name, qtype string, e
 	wantProto := "UDP"
 	switch proto {
 	case "udp":
-		args = append(args, "+ignore")
+		args = append(args, "+ignore", "+notcp") // dig sends ANY over TCP unless told not to
 	case "tcp":
 		args = append(args, "+tcp")
 		wantProto = "TCP"

@@ -69,6 +69,11 @@ func TestBadCorefileRefused(t *testing.T) {
 		{".:0 {\n  ipsecoe example.com {\n    ttl 60\n  }\n}\n", "keys DIR is required"},
 		{".:0 {\n  ipsecoe example.com {\n    keys " + dir + "\n    gateway 10.1.0.1/16 192.0.2.1\n  }\n}\n", "Corefile:4 - Error during parsing: gateway prefix \"10.1.0.1/16\" has host bits set"},
 		{".:0 {\n  ipsecoe example.com {\n    keys " + dir + "\n    colour blue\n  }\n}\n", "unknown property 'colour'"},
+		{".:0 {\n  ipsecoe example.com {\n    keys " + dir + "\n    keys " + dir + "\n  }\n}\n", "Corefile:4 - Error during parsing: keys given twice (first on line 3)"},
+		{".:0 {\n  ipsecoe example.com {\n    keys " + dir + "\n    ttl 60\n    ttl 600\n  }\n}\n", "Corefile:5 - Error during parsing: ttl given twice (first on line 4)"},
+		{".:0 {\n  ipsecoe example.com {\n    keys " + dir + "\n    gateway 10.1.0.0/16 192.0.2.1\n  }\n}\n", "Corefile:4 - Error during parsing: gateway prefix 10.1.0.0/16 is outside the zones [example.com.]"},
+		{".:0 {\n  ipsecoe example.com {\n    keys " + dir + "\n    fallthrough example.net\n  }\n}\n", "Corefile:4 - Error during parsing: fallthrough zone \"example.net\" is outside the zones [example.com.]"},
+		{".:0 {\n  bind 127.0.0.1\n  cache 30\n  ipsecoe example.com {\n    keys " + dir + "\n    allow 127.0.0.1\n  }\n}\n", "Corefile:6 - allow cannot be used with cache in the same server block"},
 	}
 	for i, tc := range tests {
 		conf := filepath.Join(dir, "Corefile")

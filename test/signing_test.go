@@ -100,15 +100,19 @@ func valZoneFile(t *testing.T, dir, zone string, records ...string) string {
 	return path
 }
 
-// valIpsecoe is the ipsecoe block of the validation tests (every server block has it).
-func valIpsecoe(keys, extra string) string {
+// valIpsecoe is the ipsecoe block of the validation tests for zone (every server block has
+// one), with the gateway lines whose prefixes lie in zone.
+func valIpsecoe(zone, keys, extra string) string {
+	gateways := map[string]string{
+		valRev4: "        gateway 192.0.2.128/25 192.0.2.254\n",
+		valRev6: "        gateway 2001:db8:1::/64 GW.Example.com 20\n" +
+			"        gateway 2001:db8:2::/64 2001:db8::4 30\n",
+	}
 	return "    ipsecoe {\n" +
 		"        keys " + keys + "\n" +
 		"        ttl 300\n" +
 		"        ipseca 53\n" +
-		"        gateway 192.0.2.128/25 192.0.2.254\n" +
-		"        gateway 2001:db8:1::/64 GW.Example.com 20\n" +
-		"        gateway 2001:db8:2::/64 2001:db8::4 30\n" +
+		gateways[zone] +
 		extra +
 		"    }\n"
 }

@@ -39,7 +39,7 @@ func TestValidationSecure(t *testing.T) {
 			t.Parallel()
 			s := valNewSetup(t, tools, mode.split)
 			srv := StartCoreDNS(t, t.TempDir(), func(port string) string {
-				return valCorefile(port, s, func(string) string { return valIpsecoe(keys, "") })
+				return valCorefile(port, s, func(z string) string { return valIpsecoe(z, keys, "") })
 			})
 			cases := valCases(t, mode.split)
 
@@ -122,9 +122,9 @@ func TestValidationAggressiveNSEC(t *testing.T) {
 			srv := StartCoreDNS(t, dir, func(port string) string {
 				return valCorefile(port, s, func(z string) string {
 					if !through {
-						return "    log\n" + valIpsecoe(keys, "")
+						return "    log\n" + valIpsecoe(z, keys, "")
 					}
-					return "    log\n" + valIpsecoe(keys, "        fallthrough\n") + "    file " + files[z] + " " + z + "\n"
+					return "    log\n" + valIpsecoe(z, keys, "        fallthrough\n") + "    file " + files[z] + " " + z + "\n"
 				})
 			})
 			ub := unbound(t, tools, srv.Port, s.ubAnchors)
@@ -230,7 +230,7 @@ func TestValidationForward(t *testing.T) {
 		return ".:" + port + " {\n" +
 			"    bind 127.0.0.1\n" +
 			"    dnssec example.com {\n        key file " + strings.Join(k.files, " ") + "\n    }\n" +
-			strings.Replace(valIpsecoe(keys, ""), "ipsecoe {", "ipsecoe example.com {", 1) +
+			strings.Replace(valIpsecoe(valFwd, keys, ""), "ipsecoe {", "ipsecoe example.com {", 1) +
 			"    forward . " + up.Addr() + "\n" +
 			"}\n"
 	})

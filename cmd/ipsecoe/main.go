@@ -102,8 +102,8 @@ func check(dir, conf, zone string, asJSON bool, w io.Writer) (int, error) {
 	status := 0
 	enc := json.NewEncoder(w)
 	for _, f := range files {
-		if f.Error != "" {
-			status = 1
+		if f.Error != "" || len(f.Omitted) > 0 {
+			status = 1 // a file refused, or records of it left out
 		}
 		if asJSON {
 			if err := enc.Encode(f); err != nil {
@@ -119,6 +119,9 @@ func check(dir, conf, zone string, asJSON bool, w io.Writer) (int, error) {
 		}
 		for _, warn := range f.Warnings {
 			fmt.Fprintf(w, "WARNING %q: %s\n", f.Path, warn)
+		}
+		for _, o := range f.Omitted {
+			fmt.Fprintf(w, "OMITTED %q: %s\n", f.Path, o)
 		}
 	}
 	for _, g := range gateways {

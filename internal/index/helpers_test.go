@@ -1,0 +1,55 @@
+package index
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// readKeyDir reads every key file under dir for the default options.
+func readKeyDir(dir string, prev *Index) ([]*File, error) {
+	files, _, err := ReadDir(dir, prev, nil, nil)
+	return files, err
+}
+
+// keys returns n's IPSECKEY rdata.
+func (n Node) keys() []Record { return n.IPSECKEYs(nil) }
+
+// ipsecas returns n's IPSECA rdata as text: "USAGE SELECTOR MATCHING HEX".
+func (n Node) ipsecas() []string {
+	var out []string
+	for _, a := range n.IPSECAs(nil) {
+		out = append(out, fmt.Sprintf("%d %d %d %x", a.Usage, a.Selector, a.Matching, a.Data))
+	}
+	return out
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func byPath(files []*File) map[string]*File {
+	m := map[string]*File{}
+	for _, f := range files {
+		m[f.Path] = f
+	}
+	return m
+}
+
+// ipseckeyRRs returns n's IPSECKEY records at owner, as answers carry them.
+func ipseckeyRRs(n Node, owner string) []dns.RR {
+	var rrs []dns.RR
+	for _, r := range n.IPSECKEYs(nil) {
+		gw := r.GatewayHost
+		if r.GatewayType != GatewayHost {
+			gw = "."
+		}
+		rrs = append(rrs, &dns.IPSECKEY{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeIPSECKEY, Class: dns.ClassINET, Ttl: 3600},
+			Precedence: r.Precedence, GatewayType: r.GatewayType, Algorithm: r.Algorithm, GatewayAddr: r.GatewayAddr, GatewayHost: gw, PublicKey: r.PublicKey})
+	}
+	return rrs
+}

@@ -1,0 +1,769 @@
+package index
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"net"
+	"net/netip"
+
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
+	"github.com/miekg/dns"
+)
+
+// Gateway is one "gateway PREFIX TARGET [PRECEDENCE]" line.
+type Gateway struct {
+	Prefix     netip.Prefix
+	Target     string     // the target as written: an address or a lower-case FQDN
+	Addr       netip.Addr // the target address; invalid for a domain name target
+	Precedence uint8
+}
+
+// Options are the settings that shape the records.
+type Options struct {
+	Precedence uint8
+	Gateways   []Gateway
+	Ports      []uint16
+	DANE       []keyfile.DANE
+}
+
+// span is a range of an index's blob or of one of its arrays.
+type span struct{ off, n uint32 }
+
+func (s span) of(b []byte) []byte { return b[s.off : s.off+s.n] }
+
+// keyRec is one key of one file.
+type keyRec struct {
+	field  span  // the IPSECKEY public key field, raw, in blob
+	ipseca span  // the key's IPSECA rdata for the dane lines, in blob (see packIPSECA)
+	owners span  // in owners
+	alg    uint8 // IPSECKEY algorithm
+	kind   uint8 // in kinds: the algorithm label of the keys metric
+}
+
+// ownerRef is a name one key is published at.
+type ownerRef struct {
+	name span // lower-case FQDN, in blob
+	port uint16
+}
+
+// nameRec is one name of the index: an owner, a _PORT name, or an empty non-terminal.
+type nameRec struct {
+	name   span
+	keys   span // key ids in lists whose IPSECKEY is published here
+	ipseca span // key ids in lists whose IPSECA is published here
+	gw     bool // a single address inside a gateway prefix: the prefix's records join its own
+}
+
+// gateway is a compiled gateway line: the records every address in prefix gets.
+type gateway struct {
+	prefix netip.Prefix
+	keys   []*Record
+}
+
+// index is one immutable, complete key set, swapped whole on reload. Everything a query
+// reads is packed into pointer-free arrays and one byte blob, so that the garbage
+// collector has nothing to scan in it however many keys there are.
+type Index struct {
+	blob     []byte     // names, key fields and IPSECA rdata
+	keys     []keyRec   // every key of every file, file by file
+	owners   []ownerRef // each key's owners, key by key
+	names    []nameRec  // every name
+	lists    []uint32   // the key ids of each name, name by name
+	slots    []uint32   // open-addressing table of names: name id + 1, 0 when empty
+	seed     maphash.Seed
+	fileRecs []fileRec // every file of the read, by path: for the next read and build
+	notes    map[uint32]*fileNote
+	kinds    []string
+
+	precedence uint8
+	gateways   []gateway
+	gwKeys     map[uint32][]*Record // the gateway records of owners inside a prefix, by name id
+	serial     uint32
+
+	errors   []error        // gateway lines whose target has no key, files and records left out for their size
+	notices  []string       // names published from more than one file
+	records  map[string]int // records by type, for metrics
+	algCount map[string]int // distinct keys by algorithm, for metrics
+}
+
+// fileRec is what the index remembers of one file: enough to know it again on the next
+// read, and where its keys are.
+type fileRec struct {
+	path span // relative to the key directory, in blob
+	keys span // in keys
+	stat fileStat
+	sum  [16]byte
+	kept bool // refused, with the keys of its last good read
+}
+
+// fileNote is why a file was refused, or what in it was skipped: a few files at most.
+type fileNote struct {
+	err      error
+	warnings []error
+}
+
+// buildIndex turns the read key files, sorted by path, into an index. It does no I/O and
+// no logging; a non-nil pc paces it. Each file's parsed keys are packed into the index and
+// let go of: the file then refers to its keys there, for the next build.
+func Build(files []*File, o *Options, pc *Pacer) *Index {
+	b := newBuilder(files, o)
+	for fid, f := range files {
+		pc.tick()
+		b.addFile(fid, f)
+	}
+	b.addNames(pc)
+	b.addLists(pc)
+	b.addGateways(o)
+	b.count()
+	b.addFileRecs(files)
+	b.ix.freeze()
+	for fid, f := range files {
+		f.packed, f.src, f.fid = nil, b.ix, int32(fid)
+	}
+	return b.ix
+}
+
+// builder holds what buildIndex needs beside the index it fills.
+type builder struct {
+	ix    *Index
+	opts  *Options
+	files []*File
+	used  uint64 // octets of the blob taken or promised to the files added so far
+	kinds map[string]uint8
+	pairs []pair // (name, key) publications, in the order found
+}
+
+// pair publishes key at name: as IPSECKEY, or with ipseca as IPSECA.
+type pair struct {
+	name, key uint32
+	ipseca    bool
+}
+
+func newBuilder(files []*File, o *Options) *builder {
+	nkeys, blob := 0, 0
+	for _, f := range files {
+		if f.packed != nil {
+			nkeys += int(f.nkeys)
+			blob += len(f.packed) + 64*int(f.nkeys)
+		} else if f.src != nil {
+			sp := f.src.fileRecs[f.fid].keys
+			nkeys += int(sp.n)
+			for _, k := range f.src.keys[sp.off : sp.off+sp.n] {
+				blob += int(k.field.n+k.ipseca.n) + 64
+			}
+		}
+	}
+	ix := &Index{
+		blob:       make([]byte, 0, blob),
+		keys:       make([]keyRec, 0, nkeys),
+		owners:     make([]ownerRef, 0, nkeys),
+		fileRecs:   make([]fileRec, len(files)),
+		seed:       maphash.MakeSeed(),
+		precedence: o.Precedence,
+		records:    map[string]int{},
+		algCount:   map[string]int{},
+	}
+	// Sized up front: growing a table of a million names costs more than filling it.
+	ix.names = make([]nameRec, 0, nkeys*(1+len(o.Ports))+nkeys/64+16)
+	ix.slots = make([]uint32, tableSize(cap(ix.names)))
+	return &builder{ix: ix, opts: o, files: files, kinds: map[string]uint8{}, pairs: make([]pair, 0, nkeys*(1+len(o.Ports)))}
+}
+
+// tableSize is the smallest power of two that holds n names at most 70 % full.
+func tableSize(n int) int {
+	size := 16
+	for 10*n > 7*size {
+		size <<= 1
+	}
+	return size
+}
+
+func (b *builder) put(data []byte) span {
+	s := span{uint32(len(b.ix.blob)), uint32(len(data))}
+	b.ix.blob = append(b.ix.blob, data...)
+	return s
+}
+
+func (b *builder) putString(data string) span {
+	s := span{uint32(len(b.ix.blob)), uint32(len(data))}
+	b.ix.blob = append(b.ix.blob, data...)
+	return s
+}
+
+func (b *builder) kind(k string) uint8 {
+	if i, ok := b.kinds[k]; ok {
+		return i
+	}
+	i := uint8(len(b.ix.kinds))
+	b.kinds[k] = i
+	b.ix.kinds = append(b.ix.kinds, k)
+	return i
+}
+
+// addFile packs f's keys: parsed now, or copied from the index they were packed into. A
+// file whose keys would take the blob past blobLimit is left out, with a reason.
+func (b *builder) addFile(fid int, f *File) {
+	ix := b.ix
+	first := uint32(len(ix.keys))
+	defer func() { ix.fileRecs[fid].keys = span{first, uint32(len(ix.keys)) - first} }()
+	if need := b.need(f); b.used+need > blobLimit {
+		ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonSize, "%q: left out: its keys would take the index past %d octets of key data", f.Path, blobLimit))
+		return
+	} else {
+		b.used += need
+	}
+	switch {
+	case f.packed != nil:
+		for p := f.packed; len(p) > 0; {
+			var k packedKey
+			if k, p = nextPacked(p); k.field == nil {
+				break // never: packKeys wrote it
+			}
+			kr := keyRec{field: b.put(k.field), alg: k.alg, kind: b.kind(k.kind)}
+			kr.ipseca = b.put(k.ipseca)
+			kr.owners.off = uint32(len(ix.owners))
+			for o := k.owners; len(o) >= 3; {
+				port, n := binary.BigEndian.Uint16(o), int(o[2])
+				ix.owners = append(ix.owners, ownerRef{name: b.put(o[3 : 3+n]), port: port})
+				o = o[3+n:]
+			}
+			kr.owners.n = uint32(len(ix.owners)) - kr.owners.off
+			ix.keys = append(ix.keys, kr)
+		}
+	case f.src != nil:
+		src := f.src
+		sp := src.fileRecs[f.fid].keys
+		for _, k := range src.keys[sp.off : sp.off+sp.n] {
+			kr := keyRec{field: b.put(k.field.of(src.blob)), alg: k.alg, kind: b.kind(src.kinds[k.kind])}
+			kr.ipseca = b.put(k.ipseca.of(src.blob))
+			kr.owners.off = uint32(len(ix.owners))
+			for _, ow := range src.owners[k.owners.off : k.owners.off+k.owners.n] {
+				ix.owners = append(ix.owners, ownerRef{name: b.put(ow.name.of(src.blob)), port: ow.port})
+			}
+			kr.owners.n = uint32(len(ix.owners)) - kr.owners.off
+			ix.keys = append(ix.keys, kr)
+		}
+	}
+}
+
+// need is how many octets of the blob f's keys take: their fields, IPSECA rdata and owner
+// names, and the _PORT names addNames will make from them.
+func (b *builder) need(f *File) uint64 {
+	n := uint64(len(f.Path))
+	owner := func(name, port int, ipseca bool) {
+		n += uint64(name)
+		if port == 0 && ipseca {
+			n += uint64(len(b.opts.Ports)) * uint64(name+len("_65535."))
+		}
+	}
+	switch {
+	case f.packed != nil:
+		for p := f.packed; len(p) > 0; {
+			var k packedKey
+			if k, p = nextPacked(p); k.field == nil {
+				break
+			}
+			n += uint64(len(k.field) + len(k.ipseca))
+			for o := k.owners; len(o) >= 3; o = o[3+int(o[2]):] {
+				owner(int(o[2]), int(binary.BigEndian.Uint16(o)), len(k.ipseca) > 0)
+			}
+		}
+	case f.src != nil:
+		src := f.src
+		sp := src.fileRecs[f.fid].keys
+		for _, k := range src.keys[sp.off : sp.off+sp.n] {
+			n += uint64(k.field.n + k.ipseca.n)
+			for _, ow := range src.owners[k.owners.off : k.owners.off+k.owners.n] {
+				owner(int(ow.name.n), int(ow.port), k.ipseca.n > 0)
+			}
+		}
+	}
+	return n
+}
+
+// packKeys packs keys and the records o asks of them, one after the other: algorithm,
+// kind (length, text), key field (two-octet length), IPSECA rdata as packIPSECA packs it
+// (four-octet length), owners (four-octet length; each a two-octet port and the name with
+// a length octet). Every length is checked against its field; an IPSECA record too large
+// for a DNS message is left out, with a warning.
+func packKeys(keys []*keyfile.Key, o *Options) ([]byte, []error) {
+	var b []byte
+	var warnings []error
+	for i, k := range keys {
+		recs, left := fitIPSECA(k.Associations(o.DANE))
+		for _, d := range left {
+			warnings = append(warnings, keyfile.Refuse(keyfile.ReasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; the key's IPSECA records must fit in %d octets",
+				i+1, d.Usage, d.Selector, d.Matching, len(d.Data), maxRRsetWire))
+		}
+		ip := packIPSECA(nil, recs)
+		var owners []byte
+		for _, ow := range k.Owners {
+			if len(ow.Name) > keyfile.MaxNameLen {
+				continue // never: owners are checked when made
+			}
+			owners = binary.BigEndian.AppendUint16(owners, ow.Port)
+			owners = append(append(owners, byte(len(ow.Name))), ow.Name...)
+		}
+		b = append(append(append(b, k.Algorithm), byte(len(k.Kind))), k.Kind...)
+		b = append(binary.BigEndian.AppendUint16(b, uint16(len(k.Field))), k.Field...)
+		b = append(binary.BigEndian.AppendUint32(b, uint32(len(ip))), ip...)
+		b = append(binary.BigEndian.AppendUint32(b, uint32(len(owners))), owners...)
+	}
+	return b, warnings
+}
+
+// packedKey is one key of packKeys' output.
+type packedKey struct {
+	alg                   uint8
+	kind                  string
+	field, ipseca, owners []byte
+}
+
+// nextPacked reads the first key of p; its field is nil when p is malformed.
+func nextPacked(p []byte) (packedKey, []byte) {
+	var k packedKey
+	if len(p) < 2 || len(p) < 2+int(p[1]) {
+		return k, nil
+	}
+	k.alg, k.kind, p = p[0], string(p[2:2+int(p[1])]), p[2+int(p[1]):]
+	if len(p) < 2 || len(p) < 2+int(binary.BigEndian.Uint16(p)) {
+		return packedKey{}, nil
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	field := p[2 : 2+n]
+	p = p[2+n:]
+	if len(p) < 4 || uint64(len(p)) < 4+uint64(binary.BigEndian.Uint32(p)) {
+		return packedKey{}, nil
+	}
+	n = int(binary.BigEndian.Uint32(p))
+	k.ipseca, p = p[4:4+n], p[4+n:]
+	if len(p) < 4 || uint64(len(p)) < 4+uint64(binary.BigEndian.Uint32(p)) {
+		return packedKey{}, nil
+	}
+	n = int(binary.BigEndian.Uint32(p))
+	k.owners, p = p[4:4+n], p[4+n:]
+	k.field = field
+	return k, p
+}
+
+// addFileRecs remembers each file: its path, stat and content hash, and its refusal.
+func (b *builder) addFileRecs(files []*File) {
+	ix := b.ix
+	for fid, f := range files {
+		fr := &ix.fileRecs[fid]
+		fr.path, fr.stat, fr.sum, fr.kept = b.putString(f.Path), f.stat, f.sum, f.Kept
+		if f.Err != nil || len(f.Warnings) > 0 {
+			if ix.notes == nil {
+				ix.notes = map[uint32]*fileNote{}
+			}
+			ix.notes[uint32(fid)] = &fileNote{err: f.Err, warnings: f.Warnings}
+		}
+	}
+}
+
+// packIPSECA appends recs to buf as usage, selector, matching type, a two-octet length and
+// the data, one after the other; packKeys has left out any record over maxIPSECAData.
+func packIPSECA(buf []byte, recs []keyfile.Association) []byte {
+	for _, r := range recs {
+		if len(r.Data) > maxIPSECAData {
+			continue
+		}
+		buf = append(buf, r.Usage, r.Selector, r.Matching, byte(len(r.Data)>>8), byte(len(r.Data)))
+		buf = append(buf, r.Data...)
+	}
+	return buf
+}
+
+// ipsecaIter walks the records packIPSECA packed.
+type ipsecaIter struct{ b []byte }
+
+// next returns the next record; ok is false at the end.
+func (it *ipsecaIter) next() (usage, selector, matching uint8, data []byte, ok bool) {
+	if len(it.b) < 5 {
+		return 0, 0, 0, nil, false
+	}
+	n := int(it.b[3])<<8 | int(it.b[4])
+	if len(it.b) < 5+n {
+		return 0, 0, 0, nil, false
+	}
+	usage, selector, matching, data = it.b[0], it.b[1], it.b[2], it.b[5:5+n]
+	it.b = it.b[5+n:]
+	return usage, selector, matching, data, true
+}
+
+// addNames enters every owner, _PORT name and empty non-terminal into the table, and
+// notes which key is published where.
+func (b *builder) addNames(pc *Pacer) {
+	ix := b.ix
+	for id := range ix.keys {
+		if id%1024 == 0 {
+			pc.tick()
+		}
+		k := &ix.keys[id]
+		for _, ow := range ix.owners[k.owners.off : k.owners.off+k.owners.n] {
+			if ow.port != 0 {
+				if k.ipseca.n > 0 {
+					b.pairs = append(b.pairs, pair{name: b.insert(ow.name), key: uint32(id), ipseca: true})
+				}
+				continue
+			}
+			b.pairs = append(b.pairs, pair{name: b.insert(ow.name), key: uint32(id)})
+			if k.ipseca.n == 0 {
+				continue
+			}
+			name := ow.name.of(ix.blob)
+			for _, port := range b.opts.Ports {
+				if pn := keyfile.PortName(port, string(name)); len(pn) <= keyfile.MaxNameLen {
+					b.pairs = append(b.pairs, pair{name: b.insert(b.putString(pn)), key: uint32(id), ipseca: true})
+				}
+			}
+		}
+	}
+}
+
+// insert returns the id of the name at s in the blob, entering it and its ancestors (as
+// empty non-terminals, sharing its bytes) when they are new.
+func (b *builder) insert(s span) uint32 {
+	id, found := b.slot(s)
+	if found {
+		return id
+	}
+	// Ancestors: every suffix after a label, up to one already there.
+	name := s.of(b.ix.blob)
+	for off, end := dns.NextLabel(string(name), 0); !end; off, end = dns.NextLabel(string(name), off) {
+		if _, found := b.slot(span{s.off + uint32(off), s.n - uint32(off)}); found {
+			break
+		}
+	}
+	return id
+}
+
+// slot finds the name at s, or enters it with no records.
+func (b *builder) slot(s span) (uint32, bool) {
+	ix := b.ix
+	if 10*(len(ix.names)+1) > 7*len(ix.slots) {
+		ix.grow()
+	}
+	name := s.of(ix.blob)
+	mask := uint64(len(ix.slots) - 1)
+	for i := maphash.Bytes(ix.seed, name) & mask; ; i = (i + 1) & mask {
+		v := ix.slots[i]
+		if v == 0 {
+			ix.names = append(ix.names, nameRec{name: s})
+			ix.slots[i] = uint32(len(ix.names))
+			return uint32(len(ix.names) - 1), false
+		}
+		if string(ix.names[v-1].name.of(ix.blob)) == string(name) {
+			return v - 1, true
+		}
+	}
+}
+
+// grow doubles the table.
+func (ix *Index) grow() {
+	ix.slots = make([]uint32, 2*len(ix.slots))
+	mask := uint64(len(ix.slots) - 1)
+	for id, nr := range ix.names {
+		i := maphash.Bytes(ix.seed, nr.name.of(ix.blob)) & mask
+		for ix.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		ix.slots[i] = uint32(id + 1)
+	}
+}
+
+// addLists groups the publications by name, one list of keys per name and kind, with a
+// key whose record another key at the name already gives left out.
+func (b *builder) addLists(pc *Pacer) {
+	ix := b.ix
+	counts := make([]uint32, 2*len(ix.names)+1)
+	for _, p := range b.pairs {
+		counts[2*p.name+idx(p.ipseca)+1]++
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	ix.lists = make([]uint32, len(b.pairs))
+	fill := counts[:len(counts)-1]
+	for _, p := range b.pairs {
+		at := &fill[2*p.name+idx(p.ipseca)]
+		ix.lists[*at] = p.key
+		*at++
+	}
+	// fill[i] now ends list i; counts[i] (shifted by the fill) starts it.
+	out := uint32(0)
+	start := uint32(0)
+	for id := range ix.names {
+		if id%1024 == 0 {
+			pc.tick()
+		}
+		room := maxRRsetWire
+		for kind := 0; kind < 2; kind++ {
+			end := fill[2*id+kind]
+			list := ix.lists[start:end]
+			first := out
+			for _, key := range list {
+				// Against the keys kept so far: list itself is being written over.
+				if !dupKey(ix, ix.lists[first:out], key, kind == 1) {
+					ix.lists[out] = key
+					out++
+				}
+			}
+			kept := ix.lists[first:out]
+			n, used := fitKeys(kept, room, b.wireSize(kind == 1))
+			if n < len(kept) {
+				ix.errors = append(ix.errors, b.trimmed(ix.name(id), n, len(kept), kept[n:]))
+				out = first + uint32(n)
+			}
+			room -= used
+			if kind == 0 {
+				ix.names[id].keys = span{first, out - first}
+			} else {
+				ix.names[id].ipseca = span{first, out - first}
+			}
+			if kind == 0 {
+				b.noteFiles(id, ix.lists[first:out])
+			}
+			start = end
+		}
+	}
+	ix.lists = ix.lists[:out:out]
+	b.pairs = nil
+}
+
+// wireSize returns the wire size of one key's records at a name: its IPSECKEY record, or
+// its IPSECA records.
+func (b *builder) wireSize(ipseca bool) func(uint32) int {
+	ix := b.ix
+	if ipseca {
+		return func(key uint32) int { return ipsecaWire(ix.keys[key].ipseca.of(ix.blob)) }
+	}
+	return func(key uint32) int { return ipseckeyWire(int(ix.keys[key].field.n), 0) }
+}
+
+// maxNotices is how many names published from several files one load reports by name.
+const maxNotices = 20
+
+// noteFiles notes a name whose keys come from more than one file: whoever can write a file
+// in the key directory can claim a name, so the operator is told where each name comes from.
+func (b *builder) noteFiles(id int, keys []uint32) {
+	if len(keys) < 2 {
+		return
+	}
+	f := b.fileOf(keys[0])
+	for _, k := range keys[1:] {
+		if b.fileOf(k) != f {
+			ix := b.ix
+			if len(ix.notices) < maxNotices {
+				ix.notices = append(ix.notices, fmt.Sprintf("name %q is published from several files: %s", ix.name(id), b.filesOf(keys)))
+			} else if len(ix.notices) == maxNotices {
+				ix.notices = append(ix.notices, "more names are published from several files")
+			}
+			return
+		}
+	}
+}
+
+func idx(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// dupKey reports whether a key in list already gives key's records: the same algorithm and
+// key field, and for IPSECA the same rdata.
+func dupKey(ix *Index, list []uint32, key uint32, ipseca bool) bool {
+	k := &ix.keys[key]
+	for _, other := range list {
+		o := &ix.keys[other]
+		if o.alg == k.alg && string(o.field.of(ix.blob)) == string(k.field.of(ix.blob)) &&
+			(!ipseca || string(o.ipseca.of(ix.blob)) == string(k.ipseca.of(ix.blob))) {
+			return true
+		}
+	}
+	return false
+}
+
+// addGateways compiles the gateway lines: a target's own keys, with the line's gateway, for
+// every address of the prefix; and gives the owners inside a prefix its records.
+func (b *builder) addGateways(o *Options) {
+	ix := b.ix
+	gwRoom := maxRRsetWire
+	for _, g := range o.Gateways {
+		target := g.Target
+		gwType, gwAddr, gwHost := uint8(GatewayHost), net.IP(nil), g.Target
+		if g.Addr.IsValid() {
+			target = keyfile.AddrOwner(g.Addr).Name
+			gwType, gwAddr, gwHost = GatewayIPv4, net.IP(g.Addr.AsSlice()), ""
+			if g.Addr.Is6() {
+				gwType = GatewayIPv6
+			}
+		}
+		gwLen := gatewayLen(&Record{GatewayType: gwType, GatewayHost: gwHost})
+		id := ix.find(target)
+		if id < 0 || ix.names[id].keys.n == 0 {
+			ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonGateway, "gateway %s %s: no key for %q in the key directory", g.Prefix, g.Target, target))
+			continue
+		}
+		// An address may be inside every prefix: all the gateway lines' records together
+		// must fit in one message, in the order of the lines.
+		keys := ix.list(ix.names[id].keys)
+		n, used := fitKeys(keys, gwRoom, func(key uint32) int { return ipseckeyWire(int(ix.keys[key].field.n), gwLen) })
+		if n < len(keys) {
+			ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonSize, "gateway %s %s: %d of the %d keys of %q left out: the records of all gateway lines fill the %d octets one DNS message holds with its signatures",
+				g.Prefix, g.Target, len(keys)-n, len(keys), target, maxRRsetWire))
+		}
+		gwRoom -= used
+		gw := gateway{prefix: g.Prefix}
+		for _, key := range keys[:n] {
+			k := &ix.keys[key]
+			gw.keys = appendKey(gw.keys, &Record{Precedence: g.Precedence, GatewayType: gwType, Algorithm: k.alg,
+				GatewayAddr: gwAddr, GatewayHost: gwHost, PublicKey: base64.StdEncoding.EncodeToString(k.field.of(ix.blob))})
+		}
+		ix.gateways = append(ix.gateways, gw)
+	}
+	if len(ix.gateways) == 0 {
+		return
+	}
+	for id := range ix.names {
+		nr := &ix.names[id]
+		if nr.keys.n == 0 {
+			continue
+		}
+		if p, ok := keyfile.ReversePrefix(string(nr.name.of(ix.blob))); ok && p.IsSingleIP() {
+			if keys, ok := ix.gatewaysFor(p.Addr()); ok {
+				if ix.gwKeys == nil {
+					ix.gwKeys = map[uint32][]*Record{}
+				}
+				nr.gw, ix.gwKeys[uint32(id)] = true, keys
+				b.fitWithGateways(id, keys)
+			}
+		}
+	}
+}
+
+// fitWithGateways leaves out the keys of an owner inside gateway prefixes that do not fit
+// beside the prefixes' records (and its IPSECA, for ANY) in one message.
+func (b *builder) fitWithGateways(id int, gw []*Record) {
+	ix := b.ix
+	nr := &ix.names[id]
+	room := maxRRsetWire
+	for _, d := range gw {
+		room -= ipseckeyWire(base64.StdEncoding.DecodedLen(len(d.PublicKey)), gatewayLen(d))
+	}
+	for _, key := range ix.list(nr.ipseca) {
+		room -= ipsecaWire(ix.keys[key].ipseca.of(ix.blob))
+	}
+	keys := ix.list(nr.keys)
+	n, _ := fitKeys(keys, room, b.wireSize(false))
+	if n < len(keys) {
+		ix.errors = append(ix.errors, b.trimmed(ix.name(id), n, len(keys), keys[n:]))
+		nr.keys.n = uint32(n)
+	}
+}
+
+// count sets the serial and the metrics. The serial is a sum over every record, so it does
+// not depend on the order of files or names.
+func (b *builder) count() {
+	ix := b.ix
+	var sum uint64
+	seen := make(map[uint64]bool, len(ix.keys))
+	for _, k := range ix.keys {
+		h := maphash.Bytes(ix.seed, k.field.of(ix.blob))
+		if !seen[h] {
+			seen[h] = true
+			ix.algCount[ix.kinds[k.kind]]++
+		}
+	}
+	for _, g := range ix.gateways {
+		for _, d := range g.keys {
+			sum += hash64(g.prefix.String())*31 ^ hash64(d.rdataKey())
+		}
+	}
+	var rdata []byte
+	for id := range ix.names {
+		nr := &ix.names[id]
+		hn := hash64b(nr.name.of(ix.blob))
+		for _, key := range ix.list(nr.keys) {
+			k := &ix.keys[key]
+			rdata = append(append(rdata[:0], ix.precedence, GatewayNone, k.alg), k.field.of(ix.blob)...)
+			sum += hn*31 ^ hash64b(rdata)
+		}
+		ix.records["IPSECKEY"] += int(nr.keys.n)
+		at := ix.ipsecaAt(nr)
+		for u, s, m, data, ok := at.next(); ok; u, s, m, data, ok = at.next() {
+			rdata = append(append(rdata[:0], u, s, m), data...)
+			sum += hn*31 ^ hash64b(rdata)
+			ix.records["IPSECA"]++
+		}
+	}
+	ix.serial = uint32(sum>>32) ^ uint32(sum)
+}
+
+// list returns the key ids of s.
+func (ix *Index) list(s span) []uint32 { return ix.lists[s.off : s.off+s.n] }
+
+// ipsecaAt walks the IPSECA records at a name, each once: a record another key at the
+// name already gave is skipped.
+type ipsecaAt struct {
+	ix   *Index
+	keys []uint32
+	i    int
+	it   ipsecaIter
+}
+
+func (ix *Index) ipsecaAt(nr *nameRec) ipsecaAt {
+	return ipsecaAt{ix: ix, keys: ix.list(nr.ipseca), i: -1}
+}
+
+// next returns the next record; ok is false at the end.
+func (a *ipsecaAt) next() (usage, selector, matching uint8, data []byte, ok bool) {
+	for {
+		if u, s, m, d, ok := a.it.next(); ok {
+			if !a.seen(u, s, m, d) {
+				return u, s, m, d, true
+			}
+			continue
+		}
+		if a.i++; a.i >= len(a.keys) {
+			return 0, 0, 0, nil, false
+		}
+		a.it = ipsecaIter{a.ix.keys[a.keys[a.i]].ipseca.of(a.ix.blob)}
+	}
+}
+
+// seen reports whether a key before the current one gave the same record.
+func (a *ipsecaAt) seen(u, s, m uint8, d []byte) bool {
+	for _, prev := range a.keys[:a.i] {
+		it := ipsecaIter{a.ix.keys[prev].ipseca.of(a.ix.blob)}
+		for pu, ps, pm, pd, ok := it.next(); ok; pu, ps, pm, pd, ok = it.next() {
+			if pu == u && ps == s && pm == m && string(pd) == string(d) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hash64 is FNV-1a, inline so that hashing a string does not copy it.
+func hash64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// hash64b is hash64 of a byte slice.
+func hash64b(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}

@@ -1,0 +1,61 @@
+package keyfile
+
+import (
+	"encoding/asn1"
+	"math/bits"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+var oidRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1} // rsaEncryption, RFC 3279
+
+// rsaFromSPKI reads the common case of a key directory, an RSA SubjectPublicKeyInfo in
+// strict DER, straight into the RFC 3110 key field, without crypto/x509's big integers. It
+// accepts only what crypto/x509 accepts too, and gives the same field; anything else
+// (ok false) goes the general way, which decides and explains.
+func rsaFromSPKI(spki []byte) (field []byte, modBits int, ok bool) {
+	s := cryptobyte.String(spki)
+	var info, alg, null, key cryptobyte.String
+	var oid asn1.ObjectIdentifier
+	var bs asn1.BitString
+	if !s.ReadASN1(&info, cbasn1.SEQUENCE) || !s.Empty() ||
+		!info.ReadASN1(&alg, cbasn1.SEQUENCE) ||
+		!alg.ReadASN1ObjectIdentifier(&oid) || !oid.Equal(oidRSA) ||
+		!alg.ReadASN1(&null, cbasn1.NULL) || len(null) != 0 || !alg.Empty() ||
+		!info.ReadASN1BitString(&bs) || !info.Empty() || bs.BitLength%8 != 0 {
+		return nil, 0, false
+	}
+	key = bs.Bytes
+	var pk, n, e cryptobyte.String
+	if !key.ReadASN1(&pk, cbasn1.SEQUENCE) || !key.Empty() ||
+		!pk.ReadASN1(&n, cbasn1.INTEGER) || !pk.ReadASN1(&e, cbasn1.INTEGER) || !pk.Empty() {
+		return nil, 0, false
+	}
+	n, okN := positiveInteger(n)
+	e, okE := positiveInteger(e)
+	if !okN || !okE || len(e) > 4 {
+		return nil, 0, false
+	}
+	field = make([]byte, 0, 1+len(e)+len(n))
+	field = append(field, byte(len(e)))
+	field = append(field, e...)
+	field = append(field, n...)
+	return field, 8*(len(n)-1) + bits.Len8(n[0]), true
+}
+
+// positiveInteger returns the magnitude of a minimally encoded, positive DER INTEGER
+// without its sign octet; ok is false for zero, negative and non-minimal encodings.
+func positiveInteger(b []byte) ([]byte, bool) {
+	switch {
+	case len(b) == 0 || b[0]&0x80 != 0: // empty or negative
+		return nil, false
+	case b[0] == 0 && len(b) == 1: // zero
+		return nil, false
+	case b[0] == 0 && b[1]&0x80 == 0: // a needless leading zero
+		return nil, false
+	case b[0] == 0:
+		return b[1:], true
+	}
+	return b, true
+}
