@@ -27,11 +27,13 @@ package test
 // pubkeys, so the only key charon can find for the peer's identity is the IPSECKEY its
 // ipseckey plugin asks for, and the plugin takes only secure answers. The unbound plugin
 // resolves through the DNS side (its own resolv.conf), with the zone's KSK as the only trust
-// anchor. moon initiates to sun by address, expecting sun.oe.example; sun accepts any
+// anchor: the DNSKEY line that "ipsecoe anchor" prints for strongSwan. moon initiates to sun by address, expecting sun.oe.example; sun accepts any
 // *.oe.example. Runs:
 //
 //   - secure: sun looks moon's key up, moon sun's; both authenticate the other with it and
 //     establish the IKE SA (swanctl --list-sas agrees).
+//   - certificate SAN: as secure, with sun's key published as a self-signed certificate
+//     (sun.crt, made by pki) whose DNS SAN, not its file name, gives the owner.
 //   - wrong trust anchor: the peers trust another KSK. The answer does not validate, the
 //     ipseckey plugin refuses it ("not secure"), sun has no key for moon and answers
 //     AUTHENTICATION_FAILED; no IKE SA.
@@ -143,9 +145,12 @@ func TestStrongSwanOE(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pki --self: %v", err)
 	}
-	// The zone's KSK, and another for the wrong trust anchor.
+	// The zone's KSK, and another for the wrong trust anchor; the anchors are the lines
+	// "ipsecoe anchor" prints for strongSwan.
 	ksk, dnskey := Keygen(t, tools.keyg, ssMkdir(t, dir, "ksk"), ssZone, true)
-	_, otherKSK := Keygen(t, tools.keyg, ssMkdir(t, dir, "other-ksk"), ssZone, true)
+	otherBase, otherKSK := Keygen(t, tools.keyg, ssMkdir(t, dir, "other-ksk"), ssZone, true)
+	cmd := Command(t)
+	anchors := map[*dns.DNSKEY]string{dnskey: ssAnchor(t, cmd, ksk, dnskey), otherKSK: ssAnchor(t, cmd, otherBase, otherKSK)}
 
 	// The shared PID directory of the build must stay empty: each charon has its own.
 	run := filepath.Join(tools.prefix, "run")
@@ -167,12 +172,12 @@ func TestStrongSwanOE(t *testing.T) {
 			if sc.wrongAnchor {
 				anchor = otherKSK
 			}
-			ssRun(t, tools, bin, keys, sunCert, ksk, dnskey, anchor, sc)
+			ssRun(t, tools, bin, keys, sunCert, ksk, anchor, anchors[anchor], sc)
 		})
 	}
 }
 
-func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunCert []byte, ksk string, zoneKey, anchor *dns.DNSKEY, sc ssScenario) {
+func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunCert []byte, ksk string, anchor *dns.DNSKEY, anchorLine string, sc ssScenario) {
 	start := time.Now()
 	dir := t.TempDir()
 	prefix := fmt.Sprintf("ipsecoe-ss-%d-%d", os.Getpid(), ssSeq.Add(1))
@@ -229,7 +234,7 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 		if p == moon {
 			peer = sun
 		}
-		ssPeerConfig(t, p, peer, anchor)
+		ssPeerConfig(t, p, peer, anchorLine)
 		script := `"$1" --bind "$2" "$3" && exec "$4"`
 		p.proc = ssStart(t, "charon "+p.name, p.out, []string{"STRONGSWAN_CONF=" + p.conf()},
 			tools.ip, "netns", "exec", p.netns, tools.unshare, "--mount", "--propagation", "private",
@@ -445,6 +450,31 @@ func ssGenKey(t *testing.T, tools ssTools, base string) *ssKey {
 	e := big.NewInt(int64(r.E)).Bytes()
 	k.rr = base64.StdEncoding.EncodeToString(append(append([]byte{byte(len(e))}, e...), r.N.Bytes()...))
 	return k
+}
+
+// ssAnchor returns the trust anchor line that "ipsecoe anchor" prints for strongSwan's unbound
+// plugin, after checking that it is the KSK's DNSKEY.
+func ssAnchor(t *testing.T, ipsecoe, base string, key *dns.DNSKEY) string {
+	t.Helper()
+	out, err := ssRun1(t, ipsecoe, nil, "anchor", base+".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(out), "\n; strongSwan: ")
+	if !ok {
+		t.Fatalf("ipsecoe anchor prints no line for strongSwan:\n%s", out)
+	}
+	_, line, _ := strings.Cut(after, "\n")
+	line, _, _ = strings.Cut(line, "\n")
+	rr, err := dns.NewRR(line)
+	if err != nil {
+		t.Fatalf("ipsecoe anchor: strongSwan's line %q: %v", line, err)
+	}
+	if k, isKey := rr.(*dns.DNSKEY); !isKey || k.Flags != key.Flags || k.Algorithm != key.Algorithm || k.PublicKey != key.PublicKey ||
+		!strings.EqualFold(k.Hdr.Name, key.Hdr.Name) {
+		t.Fatalf("ipsecoe anchor: strongSwan's line %q is not the KSK %s", line, key)
+	}
+	return line
 }
 
 // ssRun1 runs a program to its end within 30 seconds and returns its standard output.
@@ -679,11 +709,11 @@ func ssServed(t *testing.T, tools ssTools, dnsNS, name string) (string, bool) {
 
 // ssPeerConfig writes a peer's files: strongswan.conf, the resolver's resolv.conf and trust
 // anchor, and the swanctl directory with the peer's own key pair and its connection.
-func ssPeerConfig(t *testing.T, p, peer *ssPeer, anchor *dns.DNSKEY) {
+func ssPeerConfig(t *testing.T, p, peer *ssPeer, anchor string) {
 	t.Helper()
 	ssMkdir(t, p.dir, "run")
 	WriteFile(t, filepath.Join(p.dir, "resolv.conf"), []byte("nameserver "+ssDNSAddr+"\n"))
-	WriteFile(t, filepath.Join(p.dir, "trust-anchor.key"), []byte(anchor.String()+"\n"))
+	WriteFile(t, filepath.Join(p.dir, "trust-anchor.key"), []byte(anchor+"\n"))
 	WriteFile(t, filepath.Join(p.swDir(), "private", p.name+".key"), p.key.priv)
 	WriteFile(t, filepath.Join(p.swDir(), "pubkey", p.name+".pub"), p.key.pub)
 	WriteFile(t, p.conf(), fmt.Appendf(nil, `charon {
