@@ -268,6 +268,9 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 	q := regexp.QuoteMeta
 	idOf := func(p *ssPeer) string { return q(strings.TrimSuffix(p.fqdn, ".")) }
 	var want, never []ssCheck
+	for _, p := range peers {
+		want = append(want, ssCheck{p.name, `\[CFG\] ipseckey plugin is enabled`})
+	}
 	// sun always has to look up moon's key, at moon's name, and get an answer.
 	want = append(want,
 		ssCheck{"sun", `\[CFG\] <oe\|1> performing a DNS query for IPSECKEY RRs of '` + idOf(moon) + `'`},
