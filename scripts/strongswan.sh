@@ -35,14 +35,27 @@ build_deps=(build-essential pkg-config dpkg-dev libssl-dev libunbound-dev libldn
 recipe=$(printf '%s\n' "${configure_flags[@]}" | sha256sum | cut -c1-12)
 
 # Cached: the prefix the link points at is complete and built by this recipe.
-if [ -L "$link" ] && [ -f "$link/.ipsecoe-stamp" ] && [ -x "$link/libexec/ipsec/charon" ] &&
-  grep -qx "recipe $recipe" "$link/.ipsecoe-stamp"; then
+cached() {
+  [ -L "$link" ] && [ -f "$link/.ipsecoe-stamp" ] && [ -x "$link/libexec/ipsec/charon" ] &&
+    grep -qx "recipe $recipe" "$link/.ipsecoe-stamp"
+}
+if cached; then
   readlink -f "$link"
   exit 0
 fi
 
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
+$sudo mkdir -p "$cache"
+[ -w "$cache" ] || $sudo chown "$(id -u):$(id -g)" "$cache"
+# One build at a time on a machine; whoever waited finds the other's build.
+exec 9>"$cache/.lock"
+flock 9
+if cached; then
+  readlink -f "$link"
+  exit 0
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp /tmp/ipsecoe-strongswan-build.XXXXXX.log)
 fail() {
@@ -63,8 +76,6 @@ fi
 
 # The source index of the archives the machine already uses, kept in the cache: the same
 # URIs, suites and components as its "deb" entries, as "deb-src".
-$sudo mkdir -p "$cache"
-[ -w "$cache" ] || $sudo chown "$(id -u):$(id -g)" "$cache"
 apt_dir=$cache/apt
 rm -rf "$apt_dir"
 mkdir -p "$apt_dir/parts" "$apt_dir/lists/partial" "$apt_dir/cache"
