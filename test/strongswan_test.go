@@ -140,7 +140,7 @@ func TestStrongSwanOE(t *testing.T) {
 		keys[n] = ssGenKey(t, tools, filepath.Join(dir, "keys", n))
 	}
 	// sun's key in a self-signed certificate whose only DNS SAN is sun's name.
-	sunCert, err := ssRun1(t, tools.pki, nil, "--self", "--in", filepath.Join(dir, "keys", "sun.key"),
+	sunCert, err := ssExec(t, tools.pki, nil, "--self", "--in", filepath.Join(dir, "keys", "sun.key"),
 		"--dn", "CN=sun", "--san", "sun."+strings.TrimSuffix(ssZone, "."), "--outform", "pem")
 	if err != nil {
 		t.Fatalf("pki --self: %v", err)
@@ -177,6 +177,8 @@ func TestStrongSwanOE(t *testing.T) {
 	}
 }
 
+// ssRun is one scenario on a network of its own: the namespaces, CoreDNS with the scenario's
+// Corefile and key directory, the two charons, moon's initiation, and the checks.
 func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunCert []byte, ksk string, anchor *dns.DNSKEY, anchorLine string, sc ssScenario) {
 	start := time.Now()
 	dir := t.TempDir()
@@ -429,12 +431,12 @@ func ssGenKey(t *testing.T, tools ssTools, base string) *ssKey {
 	t.Helper()
 	k := &ssKey{}
 	var err error
-	k.priv, err = ssRun1(t, tools.pki, nil, "--gen", "--type", "rsa", "--size", "2048", "--outform", "pem")
+	k.priv, err = ssExec(t, tools.pki, nil, "--gen", "--type", "rsa", "--size", "2048", "--outform", "pem")
 	if err != nil {
 		t.Fatalf("pki --gen: %v", err)
 	}
 	WriteFile(t, base+".key", k.priv)
-	k.pub, err = ssRun1(t, tools.pki, nil, "--pub", "--in", base+".key", "--outform", "pem")
+	k.pub, err = ssExec(t, tools.pki, nil, "--pub", "--in", base+".key", "--outform", "pem")
 	if err != nil {
 		t.Fatalf("pki --pub: %v", err)
 	}
@@ -459,7 +461,7 @@ func ssGenKey(t *testing.T, tools ssTools, base string) *ssKey {
 // plugin, after checking that it is the KSK's DNSKEY.
 func ssAnchor(t *testing.T, ipsecoe, base string, key *dns.DNSKEY) string {
 	t.Helper()
-	out, err := ssRun1(t, ipsecoe, nil, "anchor", base+".key")
+	out, err := ssExec(t, ipsecoe, nil, "anchor", base+".key")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,8 +482,9 @@ func ssAnchor(t *testing.T, ipsecoe, base string, key *dns.DNSKEY) string {
 	return line
 }
 
-// ssRun1 runs a program to its end within 30 seconds and returns its standard output.
-func ssRun1(t *testing.T, prog string, env []string, args ...string) ([]byte, error) {
+// ssExec runs a program to its end within 30 seconds and returns its standard output; an
+// exit status is an error, with the output, and a timeout fails the test.
+func ssExec(t *testing.T, prog string, env []string, args ...string) ([]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -502,7 +505,7 @@ func ssRun1(t *testing.T, prog string, env []string, args ...string) ([]byte, er
 // ssMust runs a program that must succeed, and returns its standard output.
 func ssMust(t *testing.T, prog string, args ...string) string {
 	t.Helper()
-	out, err := ssRun1(t, prog, nil, args...)
+	out, err := ssExec(t, prog, nil, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +553,7 @@ func ssNetwork(t *testing.T, tools ssTools, dnsNS string, peers ...*ssPeer) {
 				t.Errorf("ip netns delete %s: %v\n%s", ns, err, out)
 			}
 		})
-		if _, err := ssRun1(t, tools.ip, nil, "netns", "exec", ns, "/bin/sh", "-c",
+		if _, err := ssExec(t, tools.ip, nil, "netns", "exec", ns, "/bin/sh", "-c",
 			"echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"); err != nil {
 			t.Logf("%s: IPv6 stays on: %v", ns, err)
 		}
@@ -576,7 +579,7 @@ func ssKernelESP(t *testing.T, tools ssTools, netns, src, dst string) (bool, str
 	id := []string{"src", src, "dst", dst, "proto", "esp", "spi", "0x00000100"}
 	args := append(append(append([]string{}, sa...), "add"), id...)
 	args = append(args, "mode", "tunnel", "aead", "rfc4106(gcm(aes))", "0x"+strings.Repeat("00", 20), "128")
-	if _, err := ssRun1(t, tools.ip, nil, args...); err != nil {
+	if _, err := ssExec(t, tools.ip, nil, args...); err != nil {
 		return false, strings.TrimSpace(strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	ssMust(t, tools.ip, append(append(sa, "delete"), id...)...)
@@ -660,7 +663,7 @@ func ssLastLine(s string) string {
 // ssDig asks the server from its own namespace.
 func ssDig(t *testing.T, tools ssTools, dnsNS string, args ...string) (string, error) {
 	t.Helper()
-	out, err := ssRun1(t, tools.ip, nil, append([]string{"netns", "exec", dnsNS, tools.dig, "@" + ssDNSAddr, "+norec",
+	out, err := ssExec(t, tools.ip, nil, append([]string{"netns", "exec", dnsNS, tools.dig, "@" + ssDNSAddr, "+norec",
 		"+time=1", "+tries=2"}, args...)...)
 	return string(out), err
 }
