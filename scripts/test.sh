@@ -25,6 +25,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 
+# strongSwan's charon with the ipseckey and unbound plugins, built once per machine.
+IPSECOE_STRONGSWAN=$(scripts/strongswan.sh); export IPSECOE_STRONGSWAN
+
 export IPSECOE_REQUIRE_TOOLS=1
 go vet ./...
 unformatted=$(gofmt -l .)
