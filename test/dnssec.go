@@ -15,10 +15,13 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Keygen makes an ECDSA P-256 key for zone in dir with dnssec-keygen (a KSK if ksk) and
-// returns its base path, for the dnssec plugin's "key file", and its DNSKEY.
+// Keygen makes an ECDSA P-256 key for zone in dir (made if need be) with dnssec-keygen (a
+// KSK if ksk) and returns its base path, for the dnssec plugin's "key file", and its DNSKEY.
 func Keygen(t testing.TB, keygen, dir, zone string, ksk bool) (string, *dns.DNSKEY) {
 	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"-q", "-K", dir, "-a", "ECDSAP256SHA256"}
 	if ksk {
 		args = append(args, "-f", "KSK")

@@ -1,6 +1,6 @@
 package test
 
-// The network, the hosts and the processes of TestLibreswanOE.
+// The programs, the hosts and their configuration of TestLibreswanOE.
 
 import (
 	"crypto/rsa"
@@ -10,12 +10,9 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -82,177 +79,19 @@ func lsoeNewHost(t *testing.T, name, fixture, addr, prefix, dir string) *lsoeHos
 	if !ok {
 		t.Fatalf("%s/pubkey.pem: %T, want an RSA key (pluto takes only RSA from IPSECKEY)", h.fixture, pub)
 	}
-	e := big.NewInt(int64(rsaPub.E)).Bytes()
-	rfc3110 := append(append([]byte{byte(len(e))}, e...), rsaPub.N.Bytes()...)
-	h.key = base64.StdEncoding.EncodeToString(rfc3110)
+	h.key = base64.StdEncoding.EncodeToString(RFC3110(rsaPub))
 	h.keyID = h.key[:9]
 	sum := sha1.Sum(rsaPub.N.Bytes())
 	h.ckaid = hex.EncodeToString(sum[:])
 	return h
 }
 
-// lsoeNetwork makes the namespaces: the DNS side holds a bridge with 198.18.0.53, and each
-// host a veth pair with one end in the bridge, its address and a default route (pluto's
-// %defaultroute needs one) through the DNS side. IPv6 is off, so nothing else talks.
-func lsoeNetwork(t *testing.T, tools lsoeTools, dnsNS string, hosts ...*lsoeHost) {
-	t.Helper()
-	names := []string{dnsNS}
-	for _, h := range hosts {
-		names = append(names, h.netns)
-	}
-	for _, ns := range names {
-		Must(t, tools.ip, "netns", "add", ns)
-		t.Cleanup(func() {
-			if r := Run(t, 30*time.Second, tools.ip, "netns", "delete", ns); r.Code != 0 {
-				t.Errorf("ip netns delete %s: %s", ns, r)
-			}
-		})
-		if r := Run(t, 30*time.Second, tools.ip, "netns", "exec", ns, "/bin/sh", "-c",
-			"echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"); r.Code != 0 {
-			t.Logf("%s: IPv6 stays on: exit %d %s", ns, r.Code, r.Stderr)
-		}
-		Must(t, tools.ip, "-n", ns, "link", "set", "lo", "up")
-	}
-	Must(t, tools.ip, "-n", dnsNS, "link", "add", "br0", "type", "bridge")
-	Must(t, tools.ip, "-n", dnsNS, "addr", "add", lsoeDNSAddr+"/24", "dev", "br0")
-	Must(t, tools.ip, "-n", dnsNS, "link", "set", "br0", "up")
-	for _, h := range hosts {
-		port := "to" + h.name
-		Must(t, tools.ip, "-n", dnsNS, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", h.netns)
-		Must(t, tools.ip, "-n", dnsNS, "link", "set", port, "master", "br0", "up")
-		Must(t, tools.ip, "-n", h.netns, "addr", "add", h.addr+"/24", "dev", "eth0")
-		Must(t, tools.ip, "-n", h.netns, "link", "set", "eth0", "up")
-		Must(t, tools.ip, "-n", h.netns, "route", "add", "default", "via", lsoeDNSAddr)
-	}
-}
-
-// lsoeKernelESP tells whether the kernel can install the ESP SA pluto negotiates first
-// (AES-GCM-16 with a 256-bit key), by adding one by hand in netns and deleting it.
-func lsoeKernelESP(t *testing.T, tools lsoeTools, netns string) (bool, string) {
-	t.Helper()
-	sa := []string{"-n", netns, "xfrm", "state"}
-	id := []string{"src", "198.18.0.2", "dst", "198.18.0.3", "proto", "esp", "spi", "0x00000100"}
-	args := append(append(append([]string{}, sa...), "add"), id...)
-	args = append(args, "mode", "tunnel", "aead", "rfc4106(gcm(aes))", "0x"+strings.Repeat("00", 36), "128")
-	if r := Run(t, 30*time.Second, tools.ip, args...); r.Code != 0 {
-		return false, strings.TrimSpace("ip xfrm state add ... proto esp ... rfc4106(gcm(aes)): " + r.Stdout + r.Stderr)
-	}
-	Must(t, tools.ip, append(append(sa, "delete"), id...)...)
-	return true, "ip xfrm state add of an ESP SA works"
-}
-
 // lsoeKeygen makes a KSK for the zone in dir and returns its base path and its DNSKEY
 // record, the trust anchor of the hosts.
 func lsoeKeygen(t *testing.T, keygen, dir string) (string, string) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	base, key := Keygen(t, keygen, dir, lsoeZone, true)
 	return base, key.String() + "\n"
-}
-
-// lsoeProc is a process the test started and stops.
-type lsoeProc struct {
-	what string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (p *lsoeProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// lsoeStart starts a program with its output in logPath and ToolPath as its PATH, stopped
-// by its PID when the test ends: SIGTERM, then SIGKILL. ip netns exec, unshare and sh all
-// exec what follows, so the PID is the server's own.
-func lsoeStart(t *testing.T, what, logPath, prog string, args ...string) *lsoeProc {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(prog, args...)
-	cmd.Env = append(os.Environ(), "PATH="+ToolPath())
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("starting %s: %v", what, err)
-	}
-	p := &lsoeProc{what: what, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-			if p.exited() {
-				return
-			}
-			cmd.Process.Signal(sig)
-			select {
-			case <-p.done:
-				return
-			case <-time.After(5 * time.Second):
-			}
-		}
-		t.Errorf("%s (pid %d) did not exit after SIGKILL", what, cmd.Process.Pid)
-	})
-	return p
-}
-
-// lsoeWaitDNS waits until the server answers for the zone, asked from its own namespace.
-func lsoeWaitDNS(t *testing.T, tools lsoeTools, dnsNS string, dns *lsoeProc, logPath string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if dns.exited() {
-			t.Fatalf("coredns exited:\n%s", lsoeRead(logPath))
-		}
-		out := Run(t, 5*time.Second, tools.ip, "netns", "exec", dnsNS, tools.dig, "@"+lsoeDNSAddr,
-			"+norec", "+time=1", "+tries=1", lsoeZone, "SOA").Stdout
-		if strings.Contains(out, "status: NOERROR") && strings.Contains(out, "ANSWER: 1") {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("coredns does not answer for %s:\n%s", lsoeZone, lsoeRead(logPath))
-}
-
-// lsoeServed asks the server for the IPSECKEY at name and returns the key of the
-// "10 0 2 ." record (the host's own: precedence 10, no gateway, RSA) and whether an RRSIG
-// came with it.
-func lsoeServed(t *testing.T, tools lsoeTools, dnsNS, name string) (string, bool) {
-	t.Helper()
-	out := Must(t, tools.ip, "netns", "exec", dnsNS, tools.dig, "@"+lsoeDNSAddr, "+norec", "+dnssec",
-		"+time=2", "+tries=2", "+short", name, "IPSECKEY")
-	key, signed := "", false
-	for line := range strings.Lines(out) {
-		f := strings.Fields(line)
-		switch {
-		case len(f) > 4 && strings.Join(f[:4], " ") == "10 0 2 .":
-			if key != "" {
-				t.Fatalf("more than one IPSECKEY at %s:\n%s", name, out)
-			}
-			key = strings.Join(f[4:], "")
-		case len(f) > 0 && f[0] == "IPSECKEY":
-			signed = true
-		}
-	}
-	if key == "" {
-		t.Fatalf("no IPSECKEY 10 0 2 at %s:\n%s", name, out)
-	}
-	return key, signed
 }
 
 // lsoeHostConfig writes a host's directories: a copy of its NSS database (pluto opens it
@@ -321,12 +160,12 @@ func lsoeWaitPluto(t *testing.T, tools lsoeTools, h *lsoeHost) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if h.proc.exited() {
+		if h.proc.Exited() {
 			t.Fatalf("pluto %s exited:\n%s", h.name, lsoeExcerpt(h.log))
 		}
 		out := Run(t, 10*time.Second, tools.ip, "-n", h.netns, "xfrm", "policy").Stdout
 		if strings.Contains(out, "src "+h.addr+"/32 dst "+lsoeSubnet) && strings.Contains(out, "src "+h.addr+"/32 dst "+lsoeDNSAddr+"/32") {
-			if log := lsoeRead(h.log); !strings.Contains(log, "loaded private key matching left CKAID "+h.ckaid) {
+			if log := ReadLog(h.log); !strings.Contains(log, "loaded private key matching left CKAID "+h.ckaid) {
 				t.Fatalf("pluto %s did not load its private key (CKAID %s) from the NSS fixture:\n%s", h.name, h.ckaid, lsoeExcerpt(h.log))
 			}
 			return
@@ -344,7 +183,7 @@ func lsoeTrigger(t *testing.T, tools lsoeTools, a, b *lsoeHost) {
 		Run(t, 10*time.Second, tools.ip, "netns", "exec", a.netns, tools.dig, "@"+b.addr, "+time=1", "+tries=1",
 			"+norec", "oe-trigger.invalid", "A")
 		for range 10 {
-			if strings.Contains(lsoeRead(a.log), "initiate on-demand for packet") {
+			if strings.Contains(ReadLog(a.log), "initiate on-demand for packet") {
 				return
 			}
 			time.Sleep(100 * time.Millisecond)

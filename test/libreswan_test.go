@@ -98,10 +98,13 @@ type lsoeHost struct {
 	netns string
 	dir   string
 	log   string // pluto's output
-	proc  *lsoeProc
+	proc  *Proc
 }
 
 func (h *lsoeHost) ctl() string { return filepath.Join(h.dir, "run", "pluto.ctl") }
+
+// bridged is the host as an end of the test's network.
+func (h *lsoeHost) bridged() Host { return Host{Name: h.name, Netns: h.netns, Addr: h.addr} }
 
 // lsoeScenario is one run.
 type lsoeScenario struct {
@@ -144,8 +147,8 @@ func lsoeRun(t *testing.T, tools lsoeTools, bin string, sc lsoeScenario) {
 	hosts := []*lsoeHost{a, b}
 	peerOf := map[*lsoeHost]*lsoeHost{a: b, b: a}
 
-	lsoeNetwork(t, tools, dnsNS, a, b)
-	esp, probe := lsoeKernelESP(t, tools, a.netns)
+	Bridge(t, tools.ip, dnsNS, lsoeDNSAddr, true, a.bridged(), b.bridged())
+	esp, probe := KernelESP(t, tools.ip, a.netns, a.addr, b.addr, 256)
 
 	// The DNS side: a KSK for the zone, the key directory, CoreDNS.
 	dnsDir := filepath.Join(dir, "dns")
@@ -168,8 +171,8 @@ func lsoeRun(t *testing.T, tools lsoeTools, bin string, sc lsoeScenario) {
 	WriteFile(t, corefile, []byte(fmt.Sprintf("%s:53 {\n    bind %s\n%s    ipsecoe {\n        keys %s\n    }\n    log\n    errors\n}\n",
 		strings.TrimSuffix(lsoeZone, "."), lsoeDNSAddr, dnssec, keys)))
 	dnsLog := filepath.Join(dnsDir, "coredns.log")
-	dns := lsoeStart(t, "coredns", dnsLog, tools.ip, "netns", "exec", dnsNS, bin, "-conf", corefile)
-	lsoeWaitDNS(t, tools, dnsNS, dns, dnsLog)
+	dns := Spawn(t, "coredns", dnsLog, nil, tools.ip, "netns", "exec", dnsNS, bin, "-conf", corefile)
+	WaitZone(t, tools.ip, tools.dig, dnsNS, lsoeDNSAddr, lsoeZone, dns)
 
 	// What the server publishes, asked from its own namespace (so that every query the
 	// server logs from A or B is pluto's): each host's name carries the key the scenario put
@@ -179,7 +182,7 @@ func lsoeRun(t *testing.T, tools lsoeTools, bin string, sc lsoeScenario) {
 		if sc.swapKeys {
 			want = peerOf[h]
 		}
-		key, signed := lsoeServed(t, tools, dnsNS, h.rev)
+		key, signed := ServedHostKey(t, tools.ip, tools.dig, dnsNS, lsoeDNSAddr, h.rev)
 		if key != want.key {
 			t.Fatalf("the server publishes at %s the key %.20s…, want %s's %.20s…", h.rev, key, want.name, want.key)
 		}
@@ -194,7 +197,7 @@ func lsoeRun(t *testing.T, tools lsoeTools, bin string, sc lsoeScenario) {
 		script := `"$3" --bind "$1/resolv.conf" /etc/resolv.conf && "$3" --bind "$1/hosts" /etc/hosts && ` +
 			`exec "$2" --nofork --stderrlog --config "$1/ipsec.conf" --rundir "$1/run" --nssdir "$1/nss" ` +
 			`--ipsecdir "$1/ipsec.d" --secretsfile "$1/ipsec.secrets"`
-		h.proc = lsoeStart(t, "pluto "+h.name, h.log, tools.ip, "netns", "exec", h.netns,
+		h.proc = Spawn(t, "pluto "+h.name, h.log, nil, tools.ip, "netns", "exec", h.netns,
 			tools.unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", h.dir, tools.pluto, tools.mount)
 	}
 	for _, h := range hosts {
@@ -211,20 +214,12 @@ func lsoeRun(t *testing.T, tools lsoeTools, bin string, sc lsoeScenario) {
 			for _, w := range []string{"A", "B"} {
 				t.Logf("pluto %s, pluto's own lines and its DNS lines:\n%s", w, lsoeExcerpt(logs[w]))
 			}
-			t.Logf("coredns:\n%s", lsoeRead(dnsLog))
+			t.Logf("coredns:\n%s", ReadLog(dnsLog))
 		}
 	})
 
 	want, never := lsoeExpect(sc, a, b, esp)
-	missing := lsoeWait(logs, want, 20*time.Second)
-	for _, c := range missing {
-		t.Errorf("%s's log lacks /%s/", c.where, c.re)
-	}
-	for _, c := range never {
-		if m := regexp.MustCompile(c.re).FindString(lsoeRead(logs[c.where])); m != "" {
-			t.Errorf("%s's log has %q, which must not happen here", c.where, m)
-		}
-	}
+	CheckLogs(t, logs, want, never, 20*time.Second)
 	done := time.Now()
 
 	// pluto's own view, through each host's control socket.
@@ -257,7 +252,7 @@ func lsoeRun(t *testing.T, tools lsoeTools, bin string, sc lsoeScenario) {
 		}
 		if !t.Failed() {
 			t.Logf("%s: whack --showstates: %s\n%s: whack --listpubkeys: %d RSA keys\n%s", h.name,
-				lsoeOr(strings.TrimSpace(states), "no states"), h.name, n, strings.TrimSpace(pubkeys))
+				Or(strings.TrimSpace(states), "no states"), h.name, n, strings.TrimSpace(pubkeys))
 		}
 	}
 
@@ -269,7 +264,7 @@ func lsoeRun(t *testing.T, tools lsoeTools, bin string, sc lsoeScenario) {
 		t.Logf("Child SA, %s:\n%s", note, lsoeGrep(a.log, b.log, regexp.MustCompile(`#2: `)))
 	}
 	if !t.Failed() {
-		t.Logf("checked in pluto's logs:\n%s", lsoeGrepChecks(logs, want))
+		t.Logf("checked in pluto's logs:\n%s", QuoteChecks(logs, want))
 	}
 	t.Logf("timing: setup %v, OE %v, total %v (without teardown)", ready.Sub(start).Round(time.Millisecond),
 		done.Sub(ready).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))

@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -69,8 +70,15 @@ func RSAHostKey(t testing.TB, pub *rsa.PublicKey) string {
 	if pub.E != 65537 {
 		t.Fatalf("exponent %d, want 65537", pub.E)
 	}
-	// RFC 3110: exponent length 3, exponent 01 00 01, modulus.
-	return "0a0002" + "03010001" + hex.EncodeToString(pub.N.Bytes())
+	return "0a0002" + hex.EncodeToString(RFC3110(pub))
+}
+
+// RFC3110 returns an RSA public key in the form of RFC 3110, the key field of IPSECKEY
+// algorithm 2: the exponent's length in one octet (keys here have short exponents), the
+// exponent, the modulus.
+func RFC3110(pub *rsa.PublicKey) []byte {
+	e := big.NewInt(int64(pub.E)).Bytes()
+	return append(append([]byte{byte(len(e))}, e...), pub.N.Bytes()...)
 }
 
 // NewRR parses one record of presentation text.

@@ -54,20 +54,16 @@ package test
 // files removed when a run ends, failed or not; every wait is bounded.
 
 import (
-	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -110,12 +106,15 @@ type ssPeer struct {
 	dir   string
 	log   string // charon's own log (filelog)
 	out   string // charon's standard output and error
-	proc  *ssProc
+	proc  *Proc
 }
 
 func (p *ssPeer) conf() string  { return filepath.Join(p.dir, "strongswan.conf") }
 func (p *ssPeer) vici() string  { return "unix://" + filepath.Join(p.dir, "charon.vici") }
 func (p *ssPeer) swDir() string { return filepath.Join(p.dir, "swanctl") }
+
+// bridged is the peer as an end of the test's network.
+func (p *ssPeer) bridged() Host { return Host{Name: p.name, Netns: p.netns, Addr: p.addr} }
 
 // ssScenario is one run.
 type ssScenario struct {
@@ -127,9 +126,7 @@ type ssScenario struct {
 }
 
 func TestStrongSwanOE(t *testing.T) {
-	if os.Geteuid() != 0 {
-		ssMissing(t, "needs root: network namespaces, XFRM and bind mounts")
-	}
+	NeedRoot(t, "network namespaces, XFRM and bind mounts")
 	tools := ssNeedTools(t)
 	bin := CoreDNS(t)
 	dir := t.TempDir()
@@ -140,15 +137,12 @@ func TestStrongSwanOE(t *testing.T) {
 		keys[n] = ssGenKey(t, tools, filepath.Join(dir, "keys", n))
 	}
 	// sun's key in a self-signed certificate whose only DNS SAN is sun's name.
-	sunCert, err := ssExec(t, tools.pki, nil, "--self", "--in", filepath.Join(dir, "keys", "sun.key"),
-		"--dn", "CN=sun", "--san", "sun."+strings.TrimSuffix(ssZone, "."), "--outform", "pem")
-	if err != nil {
-		t.Fatalf("pki --self: %v", err)
-	}
+	sunCert := []byte(Must(t, tools.pki, "--self", "--in", filepath.Join(dir, "keys", "sun.key"),
+		"--dn", "CN=sun", "--san", "sun."+strings.TrimSuffix(ssZone, "."), "--outform", "pem"))
 	// The zone's KSK, and another for the wrong trust anchor; the anchors are the lines
 	// "ipsecoe anchor" prints for strongSwan.
-	ksk, dnskey := Keygen(t, tools.keyg, ssMkdir(t, dir, "ksk"), ssZone, true)
-	otherBase, otherKSK := Keygen(t, tools.keyg, ssMkdir(t, dir, "other-ksk"), ssZone, true)
+	ksk, dnskey := Keygen(t, tools.keyg, filepath.Join(dir, "ksk"), ssZone, true)
+	otherBase, otherKSK := Keygen(t, tools.keyg, filepath.Join(dir, "other-ksk"), ssZone, true)
 	cmd := Command(t)
 	anchors := map[*dns.DNSKEY]string{dnskey: ssAnchor(t, cmd, ksk, dnskey), otherKSK: ssAnchor(t, cmd, otherBase, otherKSK)}
 
@@ -188,8 +182,8 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 	peers := []*ssPeer{moon, sun}
 	dnsNS := prefix + "-dns"
 
-	ssNetwork(t, tools, dnsNS, peers...)
-	esp, probe := ssKernelESP(t, tools, moon.netns, moon.addr, sun.addr)
+	Bridge(t, tools.ip, dnsNS, ssDNSAddr, false, moon.bridged(), sun.bridged())
+	esp, probe := KernelESP(t, tools.ip, moon.netns, moon.addr, sun.addr, 128)
 
 	// The DNS side.
 	dnsDir := ssMkdir(t, dir, "dns")
@@ -214,14 +208,14 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 	WriteFile(t, corefile, fmt.Appendf(nil, "%s:53 {\n    bind %s\n%s    ipsecoe {\n        keys %s\n    }\n    log\n    errors\n}\n",
 		strings.TrimSuffix(ssZone, "."), ssDNSAddr, signing, keyDir))
 	dnsLog := filepath.Join(dnsDir, "coredns.log")
-	dnsProc := ssStart(t, "coredns", dnsLog, nil, tools.ip, "netns", "exec", dnsNS, bin, "-conf", corefile)
-	ssWaitDNS(t, tools, dnsNS, dnsProc)
+	dnsProc := Spawn(t, "coredns", dnsLog, nil, tools.ip, "netns", "exec", dnsNS, bin, "-conf", corefile)
+	WaitZone(t, tools.ip, tools.dig, dnsNS, ssDNSAddr, ssZone, dnsProc)
 
 	// What the server publishes, asked from its own namespace (so that every query the server
 	// logs from a peer is charon's): the scenario's key at each name, signed unless dnssec is
 	// gone.
 	for _, p := range peers {
-		key, signed := ssServed(t, tools, dnsNS, p.fqdn)
+		key, signed := ServedHostKey(t, tools.ip, tools.dig, dnsNS, ssDNSAddr, p.fqdn)
 		if key != published[p].rr {
 			t.Fatalf("the server publishes at %s the key %.20s…, want %.20s…", p.fqdn, key, published[p].rr)
 		}
@@ -238,7 +232,7 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 		}
 		ssPeerConfig(t, p, peer, anchorLine)
 		script := `"$1" --bind "$2" "$3" && exec "$4"`
-		p.proc = ssStart(t, "charon "+p.name, p.out, []string{"STRONGSWAN_CONF=" + p.conf()},
+		p.proc = Spawn(t, "charon "+p.name, p.out, []string{"STRONGSWAN_CONF=" + p.conf()},
 			tools.ip, "netns", "exec", p.netns, tools.unshare, "--mount", "--propagation", "private",
 			"/bin/sh", "-c", script, "sh", tools.mount, filepath.Join(p.dir, "run"), filepath.Join(tools.prefix, "run"), tools.charon)
 	}
@@ -249,9 +243,9 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range peers {
-				t.Logf("charon %s:\n%s%s", p.name, ssExcerpt(p.log), ssRead(p.out))
+				t.Logf("charon %s:\n%s%s", p.name, ssExcerpt(p.log), ReadLog(p.out))
 			}
-			t.Logf("coredns:\n%s", ssRead(dnsLog))
+			t.Logf("coredns:\n%s", ReadLog(dnsLog))
 		}
 	})
 
@@ -269,47 +263,47 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 
 	q := regexp.QuoteMeta
 	idOf := func(p *ssPeer) string { return q(strings.TrimSuffix(p.fqdn, ".")) }
-	var want, never []ssCheck
+	var want, never []LogCheck
 	for _, p := range peers {
-		want = append(want, ssCheck{p.name, `\[CFG\] ipseckey plugin is enabled`})
+		want = append(want, LogCheck{p.name, `\[CFG\] ipseckey plugin is enabled`})
 	}
 	// sun always has to look up moon's key, at moon's name, and get an answer.
 	want = append(want,
-		ssCheck{"sun", `\[CFG\] <oe\|1> performing a DNS query for IPSECKEY RRs of '` + idOf(moon) + `'`},
-		ssCheck{"DNS", `\[INFO\] ` + q(sun.addr) + `:\d+ - \d+ "IPSECKEY IN ` + q(moon.fqdn) + ` udp \d+ true \d+" NOERROR qr,aa`},
+		LogCheck{"sun", `\[CFG\] <oe\|1> performing a DNS query for IPSECKEY RRs of '` + idOf(moon) + `'`},
+		LogCheck{"DNS", `\[INFO\] ` + q(sun.addr) + `:\d+ - \d+ "IPSECKEY IN ` + q(moon.fqdn) + ` udp \d+ true \d+" NOERROR qr,aa`},
 	)
 	switch {
 	case sc.wrongAnchor || sc.noDNSSEC:
 		want = append(want,
-			ssCheck{"sun", `\[CFG\] <oe\|1>   DNSSEC state of IPSECKEY RRs is not secure`},
-			ssCheck{"sun", `\[IKE\] <oe\|1> no trusted RSA public key found for '` + idOf(moon) + `'`},
-			ssCheck{"sun", `\[ENC\] <oe\|1> generating IKE_AUTH response 1 \[ N\(AUTH_FAILED\) \]`},
-			ssCheck{"moon", `\[IKE\] <sun\|1> received AUTHENTICATION_FAILED notify error`},
+			LogCheck{"sun", `\[CFG\] <oe\|1>   DNSSEC state of IPSECKEY RRs is not secure`},
+			LogCheck{"sun", `\[IKE\] <oe\|1> no trusted RSA public key found for '` + idOf(moon) + `'`},
+			LogCheck{"sun", `\[ENC\] <oe\|1> generating IKE_AUTH response 1 \[ N\(AUTH_FAILED\) \]`},
+			LogCheck{"moon", `\[IKE\] <sun\|1> received AUTHENTICATION_FAILED notify error`},
 		)
 		never = append(never,
-			ssCheck{"sun", `using trusted certificate`},
-			ssCheck{"moon", `performing a DNS query`},
+			LogCheck{"sun", `using trusted certificate`},
+			LogCheck{"moon", `performing a DNS query`},
 		)
 	case sc.otherKey:
 		want = append(want,
-			ssCheck{"sun", `\[CFG\] <oe\|1>   using trusted certificate "` + idOf(moon) + `"`},
-			ssCheck{"sun", `\[IKE\] <oe\|1> signature validation failed, looking for another key`},
-			ssCheck{"sun", `\[ENC\] <oe\|1> generating IKE_AUTH response 1 \[ N\(AUTH_FAILED\) \]`},
-			ssCheck{"moon", `\[IKE\] <sun\|1> received AUTHENTICATION_FAILED notify error`},
+			LogCheck{"sun", `\[CFG\] <oe\|1>   using trusted certificate "` + idOf(moon) + `"`},
+			LogCheck{"sun", `\[IKE\] <oe\|1> signature validation failed, looking for another key`},
+			LogCheck{"sun", `\[ENC\] <oe\|1> generating IKE_AUTH response 1 \[ N\(AUTH_FAILED\) \]`},
+			LogCheck{"moon", `\[IKE\] <sun\|1> received AUTHENTICATION_FAILED notify error`},
 		)
 		never = append(never,
 			// A key was found, and it was the wrong one.
-			ssCheck{"sun", `not secure|no trusted RSA public key found`},
-			ssCheck{"moon", `performing a DNS query`},
+			LogCheck{"sun", `not secure|no trusted RSA public key found`},
+			LogCheck{"moon", `performing a DNS query`},
 		)
 	default:
 		want = append(want,
-			ssCheck{"moon", `\[CFG\] <sun\|1> performing a DNS query for IPSECKEY RRs of '` + idOf(sun) + `'`},
-			ssCheck{"DNS", `\[INFO\] ` + q(moon.addr) + `:\d+ - \d+ "IPSECKEY IN ` + q(sun.fqdn) + ` udp \d+ true \d+" NOERROR qr,aa`},
+			LogCheck{"moon", `\[CFG\] <sun\|1> performing a DNS query for IPSECKEY RRs of '` + idOf(sun) + `'`},
+			LogCheck{"DNS", `\[INFO\] ` + q(moon.addr) + `:\d+ - \d+ "IPSECKEY IN ` + q(sun.fqdn) + ` udp \d+ true \d+" NOERROR qr,aa`},
 			// libunbound's own questions: the zone's DNSKEY with CD set, and the trust
 			// anchor signal (RFC 8145) of the key it trusts.
-			ssCheck{"DNS", `"DNSKEY IN ` + q(ssZone) + ` udp \d+ true \d+" NOERROR qr,aa,rd,cd `},
-			ssCheck{"DNS", `"NULL IN ` + q(fmt.Sprintf("_ta-%04x.%s", anchor.KeyTag(), ssZone)) + ` udp \d+ true \d+" NOERROR qr,aa`},
+			LogCheck{"DNS", `"DNSKEY IN ` + q(ssZone) + ` udp \d+ true \d+" NOERROR qr,aa,rd,cd `},
+			LogCheck{"DNS", `"NULL IN ` + q(fmt.Sprintf("_ta-%04x.%s", anchor.KeyTag(), ssZone)) + ` udp \d+ true \d+" NOERROR qr,aa`},
 		)
 		for _, p := range peers {
 			peer, local, remote := sun, q(p.addr), q(sun.addr)
@@ -317,35 +311,27 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 				peer, remote = moon, q(moon.addr)
 			}
 			want = append(want,
-				ssCheck{p.name, `\[CFG\] <` + p.conn + `\|1>   using trusted certificate "` + idOf(peer) + `"`},
-				ssCheck{p.name, `\[IKE\] <` + p.conn + `\|1> authentication of '` + idOf(peer) + `' with RSA\S* successful`},
-				ssCheck{p.name, `\[IKE\] <` + p.conn + `\|1> IKE_SA ` + p.conn + `\[1\] established between ` +
+				LogCheck{p.name, `\[CFG\] <` + p.conn + `\|1>   using trusted certificate "` + idOf(peer) + `"`},
+				LogCheck{p.name, `\[IKE\] <` + p.conn + `\|1> authentication of '` + idOf(peer) + `' with RSA\S* successful`},
+				LogCheck{p.name, `\[IKE\] <` + p.conn + `\|1> IKE_SA ` + p.conn + `\[1\] established between ` +
 					local + `\[` + idOf(p) + `\]\.\.\.` + remote + `\[` + idOf(peer) + `\]`},
 			)
-			never = append(never, ssCheck{p.name, `not secure|unable to retrieve|no trusted|validation failed|AUTHENTICATION_FAILED`})
+			never = append(never, LogCheck{p.name, `not secure|unable to retrieve|no trusted|validation failed|AUTHENTICATION_FAILED`})
 		}
 		if esp {
 			want = append(want,
-				ssCheck{"moon", `\[IKE\] <sun\|1> CHILD_SA sun\{1\} established`},
-				ssCheck{"sun", `\[IKE\] <oe\|1> CHILD_SA oe\{1\} established`},
+				LogCheck{"moon", `\[IKE\] <sun\|1> CHILD_SA sun\{1\} established`},
+				LogCheck{"sun", `\[IKE\] <oe\|1> CHILD_SA oe\{1\} established`},
 			)
 		}
 	}
 	if sc.wrongAnchor || sc.noDNSSEC || sc.otherKey {
 		for _, p := range peers {
-			never = append(never, ssCheck{p.name, `IKE_SA \S+ established`})
+			never = append(never, LogCheck{p.name, `IKE_SA \S+ established`})
 		}
 	}
 
-	missing := ssWait(logs, want, 20*time.Second)
-	for _, c := range missing {
-		t.Errorf("%s's log lacks /%s/", c.where, c.re)
-	}
-	for _, c := range never {
-		if m := regexp.MustCompile(c.re).FindString(ssRead(logs[c.where])); m != "" {
-			t.Errorf("%s's log has %q, which must not happen here", c.where, m)
-		}
-	}
+	CheckLogs(t, logs, want, never, 20*time.Second)
 	done := time.Now()
 
 	// charon's own view.
@@ -360,7 +346,7 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 		if wantSA := !(sc.wrongAnchor || sc.noDNSSEC || sc.otherKey); established != wantSA {
 			t.Errorf("%s: IKE SA with %s established: %v, want %v; swanctl --list-sas:\n%s", p.name, peer.fqdn, established, wantSA, sas)
 		} else {
-			t.Logf("%s: swanctl --list-sas:\n%s", p.name, ssOr(strings.TrimSpace(sas), "no SAs"))
+			t.Logf("%s: swanctl --list-sas:\n%s", p.name, Or(strings.TrimSpace(sas), "no SAs"))
 		}
 	}
 	t.Logf("moon: swanctl --initiate: %s", ssLastLine(initiate))
@@ -372,19 +358,10 @@ func ssRun(t *testing.T, tools ssTools, bin string, keys map[string]*ssKey, sunC
 		t.Logf("Child SA, %s:\n%s", note, ssGrepChild(moon, sun))
 	}
 	if !t.Failed() {
-		t.Logf("checked in the logs:\n%s", ssGrepChecks(logs, want))
+		t.Logf("checked in the logs:\n%s", QuoteChecks(logs, want))
 	}
 	t.Logf("timing: setup %v, IKE %v, total %v (without teardown)", ready.Sub(start).Round(time.Millisecond),
 		done.Sub(ready).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-}
-
-// ssMissing skips the test for what is missing, or fails it where tools are required.
-func ssMissing(t *testing.T, msg string) {
-	t.Helper()
-	if RequireTools() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // ssNeedTools finds the strongSwan build and the Debian programs.
@@ -400,46 +377,24 @@ func ssNeedTools(t *testing.T) ssTools {
 	for _, p := range []string{tools.charon, tools.swanctl, tools.pki, filepath.Join(tools.prefix, "lib", "ipsec", "plugins", "libstrongswan-ipseckey.so"),
 		filepath.Join(tools.prefix, "lib", "ipsec", "plugins", "libstrongswan-unbound.so"), filepath.Join(tools.prefix, "run")} {
 		if _, err := os.Stat(p); err != nil {
-			ssMissing(t, "strongSwan with the ipseckey and unbound plugins is not built ("+p+" missing): run scripts/strongswan.sh")
+			Skip(t, "strongSwan with the ipseckey and unbound plugins is not built ("+p+" missing): run scripts/strongswan.sh")
 		}
 	}
-	tools.ip = ssTool(t, "ip", "iproute2")
-	tools.unshare = ssTool(t, "unshare", "util-linux")
-	tools.mount = ssTool(t, "mount", "mount")
-	tools.dig = ssTool(t, "dig", "bind9-dnsutils")
-	tools.keyg = ssTool(t, "dnssec-keygen", "bind9-utils")
+	tools.ip = NeedTool(t, "ip", "iproute2")
+	tools.unshare = NeedTool(t, "unshare", "util-linux")
+	tools.mount = NeedTool(t, "mount", "mount")
+	tools.dig = NeedTool(t, "dig", "bind9-dnsutils")
+	tools.keyg = NeedTool(t, "dnssec-keygen", "bind9-utils")
 	return tools
-}
-
-// ssTool finds a program on PATH or in the system directories, where Debian installs ip.
-func ssTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, d := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin"} {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-			return p
-		}
-	}
-	return NeedTool(t, name, pkg)
 }
 
 // ssGenKey makes an RSA key pair with pki, as the docs tell, and reads its public key.
 func ssGenKey(t *testing.T, tools ssTools, base string) *ssKey {
 	t.Helper()
 	k := &ssKey{}
-	var err error
-	k.priv, err = ssExec(t, tools.pki, nil, "--gen", "--type", "rsa", "--size", "2048", "--outform", "pem")
-	if err != nil {
-		t.Fatalf("pki --gen: %v", err)
-	}
+	k.priv = []byte(Must(t, tools.pki, "--gen", "--type", "rsa", "--size", "2048", "--outform", "pem"))
 	WriteFile(t, base+".key", k.priv)
-	k.pub, err = ssExec(t, tools.pki, nil, "--pub", "--in", base+".key", "--outform", "pem")
-	if err != nil {
-		t.Fatalf("pki --pub: %v", err)
-	}
+	k.pub = []byte(Must(t, tools.pki, "--pub", "--in", base+".key", "--outform", "pem"))
 	blk, _ := pem.Decode(k.pub)
 	if blk == nil || blk.Type != "PUBLIC KEY" {
 		t.Fatalf("pki --pub wrote no PEM public key:\n%s", k.pub)
@@ -452,8 +407,7 @@ func ssGenKey(t *testing.T, tools ssTools, base string) *ssKey {
 	if !ok {
 		t.Fatalf("pki --pub: %T, want RSA", pub)
 	}
-	e := big.NewInt(int64(r.E)).Bytes()
-	k.rr = base64.StdEncoding.EncodeToString(append(append([]byte{byte(len(e))}, e...), r.N.Bytes()...))
+	k.rr = base64.StdEncoding.EncodeToString(RFC3110(r))
 	return k
 }
 
@@ -461,11 +415,8 @@ func ssGenKey(t *testing.T, tools ssTools, base string) *ssKey {
 // plugin, after checking that it is the KSK's DNSKEY.
 func ssAnchor(t *testing.T, ipsecoe, base string, key *dns.DNSKEY) string {
 	t.Helper()
-	out, err := ssExec(t, ipsecoe, nil, "anchor", base+".key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(out), "\n; strongSwan: ")
+	out := Must(t, ipsecoe, "anchor", base+".key")
+	_, after, ok := strings.Cut(out, "\n; strongSwan: ")
 	if !ok {
 		t.Fatalf("ipsecoe anchor prints no line for strongSwan:\n%s", out)
 	}
@@ -480,36 +431,6 @@ func ssAnchor(t *testing.T, ipsecoe, base string, key *dns.DNSKEY) string {
 		t.Fatalf("ipsecoe anchor: strongSwan's line %q is not the KSK %s", line, key)
 	}
 	return line
-}
-
-// ssExec runs a program to its end within 30 seconds and returns its standard output; an
-// exit status is an error, with the output, and a timeout fails the test.
-func ssExec(t *testing.T, prog string, env []string, args ...string) ([]byte, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %s: timed out\n%s%s", prog, strings.Join(args, " "), out, stderr.String())
-	}
-	if err != nil {
-		return out, fmt.Errorf("%s %s: %v\n%s%s", prog, strings.Join(args, " "), err, out, stderr.String())
-	}
-	return out, nil
-}
-
-// ssMust runs a program that must succeed, and returns its standard output.
-func ssMust(t *testing.T, prog string, args ...string) string {
-	t.Helper()
-	out, err := ssExec(t, prog, nil, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }
 
 func ssMkdir(t *testing.T, elem ...string) string {
@@ -536,181 +457,9 @@ func ssNewPeer(name, addr, conn string, key *ssKey, prefix, dir string) *ssPeer 
 	return p
 }
 
-// ssNetwork makes the namespaces: the DNS side holds a bridge with 198.18.0.53, each peer a
-// veth pair with one end on the bridge and its address. IPv6 is off, so nothing else talks.
-func ssNetwork(t *testing.T, tools ssTools, dnsNS string, peers ...*ssPeer) {
-	t.Helper()
-	names := []string{dnsNS}
-	for _, p := range peers {
-		names = append(names, p.netns)
-	}
-	for _, ns := range names {
-		ssMust(t, tools.ip, "netns", "add", ns)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if out, err := exec.CommandContext(ctx, tools.ip, "netns", "delete", ns).CombinedOutput(); err != nil {
-				t.Errorf("ip netns delete %s: %v\n%s", ns, err, out)
-			}
-		})
-		if _, err := ssExec(t, tools.ip, nil, "netns", "exec", ns, "/bin/sh", "-c",
-			"echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"); err != nil {
-			t.Logf("%s: IPv6 stays on: %v", ns, err)
-		}
-		ssMust(t, tools.ip, "-n", ns, "link", "set", "lo", "up")
-	}
-	ssMust(t, tools.ip, "-n", dnsNS, "link", "add", "br0", "type", "bridge")
-	ssMust(t, tools.ip, "-n", dnsNS, "addr", "add", ssDNSAddr+"/24", "dev", "br0")
-	ssMust(t, tools.ip, "-n", dnsNS, "link", "set", "br0", "up")
-	for _, p := range peers {
-		port := "to" + p.name
-		ssMust(t, tools.ip, "-n", dnsNS, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", p.netns)
-		ssMust(t, tools.ip, "-n", dnsNS, "link", "set", port, "master", "br0", "up")
-		ssMust(t, tools.ip, "-n", p.netns, "addr", "add", p.addr+"/24", "dev", "eth0")
-		ssMust(t, tools.ip, "-n", p.netns, "link", "set", "eth0", "up")
-	}
-}
-
-// ssKernelESP tells whether the kernel can install an ESP SA of the kind charon negotiates
-// first (AES-GCM-16 with a 128-bit key), by adding one by hand in netns and deleting it.
-func ssKernelESP(t *testing.T, tools ssTools, netns, src, dst string) (bool, string) {
-	t.Helper()
-	sa := []string{"-n", netns, "xfrm", "state"}
-	id := []string{"src", src, "dst", dst, "proto", "esp", "spi", "0x00000100"}
-	args := append(append(append([]string{}, sa...), "add"), id...)
-	args = append(args, "mode", "tunnel", "aead", "rfc4106(gcm(aes))", "0x"+strings.Repeat("00", 20), "128")
-	if _, err := ssExec(t, tools.ip, nil, args...); err != nil {
-		return false, strings.TrimSpace(strings.ReplaceAll(err.Error(), "\n", " "))
-	}
-	ssMust(t, tools.ip, append(append(sa, "delete"), id...)...)
-	return true, "ip xfrm state add of an ESP SA works"
-}
-
-// ssProc is a process the test started and stops.
-type ssProc struct {
-	what string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (p *ssProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// ssStart starts a program with its output in logPath, stopped by its PID when the test ends:
-// SIGTERM, then SIGKILL. ip netns exec, unshare and sh all exec what follows, so the PID is
-// the server's own.
-func ssStart(t *testing.T, what, logPath string, env []string, prog string, args ...string) *ssProc {
-	t.Helper()
-	ssMkdir(t, filepath.Dir(logPath))
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(prog, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("starting %s: %v", what, err)
-	}
-	p := &ssProc{what: what, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-			if p.exited() {
-				return
-			}
-			cmd.Process.Signal(sig)
-			select {
-			case <-p.done:
-				return
-			case <-time.After(5 * time.Second):
-			}
-		}
-		t.Errorf("%s (pid %d) did not exit after SIGKILL", what, cmd.Process.Pid)
-	})
-	return p
-}
-
-func ssRead(path string) string {
-	data, _ := os.ReadFile(path)
-	return string(data)
-}
-
-func ssOr(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
-}
-
 func ssLastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-// ssDig asks the server from its own namespace.
-func ssDig(t *testing.T, tools ssTools, dnsNS string, args ...string) (string, error) {
-	t.Helper()
-	out, err := ssExec(t, tools.ip, nil, append([]string{"netns", "exec", dnsNS, tools.dig, "@" + ssDNSAddr, "+norec",
-		"+time=1", "+tries=2"}, args...)...)
-	return string(out), err
-}
-
-// ssWaitDNS waits until the server answers for the zone.
-func ssWaitDNS(t *testing.T, tools ssTools, dnsNS string, dns *ssProc) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if dns.exited() {
-			t.Fatalf("coredns exited:\n%s", ssRead(dns.log))
-		}
-		out, _ := ssDig(t, tools, dnsNS, ssZone, "SOA")
-		if strings.Contains(out, "status: NOERROR") && strings.Contains(out, "ANSWER: 1") {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("coredns does not answer for %s:\n%s", ssZone, ssRead(dns.log))
-}
-
-// ssServed asks the server for the IPSECKEY at name and returns the key of its
-// "10 0 2 ." record (the host's own: precedence 10, no gateway, RSA) and whether an RRSIG
-// came with it.
-func ssServed(t *testing.T, tools ssTools, dnsNS, name string) (string, bool) {
-	t.Helper()
-	out, err := ssDig(t, tools, dnsNS, "+dnssec", "+short", name, "IPSECKEY")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, signed := "", false
-	for line := range strings.Lines(out) {
-		f := strings.Fields(line)
-		switch {
-		case len(f) > 4 && strings.Join(f[:4], " ") == "10 0 2 .":
-			if key != "" {
-				t.Fatalf("more than one IPSECKEY at %s:\n%s", name, out)
-			}
-			key = strings.Join(f[4:], "")
-		case len(f) > 0 && f[0] == "IPSECKEY":
-			signed = true
-		}
-	}
-	if key == "" {
-		t.Fatalf("no IPSECKEY 10 0 2 at %s:\n%s", name, out)
-	}
-	return key, signed
 }
 
 // ssPeerConfig writes a peer's files: strongswan.conf, the resolver's resolv.conf and trust
@@ -805,15 +554,9 @@ swanctl {
 // will do) and returns its output; an exit status is part of the answer, not an error.
 func ssSwanctl(t *testing.T, tools ssTools, p *ssPeer, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, tools.swanctl, append(args, "--uri", p.vici())...)
-	cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+p.conf(), "SWANCTL_DIR="+p.swDir())
-	out, _ := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("swanctl %s for %s: timed out\n%s", strings.Join(args, " "), p.name, out)
-	}
-	return string(out)
+	r := RunEnv(t, 30*time.Second, []string{"STRONGSWAN_CONF=" + p.conf(), "SWANCTL_DIR=" + p.swDir()},
+		tools.swanctl, append(args, "--uri", p.vici())...)
+	return r.Stdout + r.Stderr
 }
 
 // ssLoad waits for a peer's charon to listen on its vici socket and loads its key and
@@ -822,8 +565,8 @@ func ssLoad(t *testing.T, tools ssTools, p *ssPeer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if p.proc.exited() {
-			t.Fatalf("charon %s exited:\n%s%s", p.name, ssExcerpt(p.log), ssRead(p.out))
+		if p.proc.Exited() {
+			t.Fatalf("charon %s exited:\n%s%s", p.name, ssExcerpt(p.log), ReadLog(p.out))
 		}
 		if _, err := os.Stat(filepath.Join(p.dir, "charon.vici")); err == nil {
 			out := ssSwanctl(t, tools, p, "--load-all")
@@ -834,61 +577,7 @@ func ssLoad(t *testing.T, tools ssTools, p *ssPeer) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("charon %s does not listen on %s:\n%s%s", p.name, p.vici(), ssExcerpt(p.log), ssRead(p.out))
-}
-
-// ssCheck is a regular expression one log must (or must not) match.
-type ssCheck struct {
-	where string // moon, sun or DNS
-	re    string
-}
-
-// ssWait polls the logs until every check matches, or the timeout; it returns the checks
-// that never matched.
-func ssWait(logs map[string]string, checks []ssCheck, timeout time.Duration) []ssCheck {
-	res := make([]*regexp.Regexp, len(checks))
-	for i, c := range checks {
-		res[i] = regexp.MustCompile(c.re)
-	}
-	deadline := time.Now().Add(timeout)
-	for {
-		var missing []ssCheck
-		text := map[string]string{}
-		for w, p := range logs {
-			text[w] = ssRead(p)
-		}
-		for i, c := range checks {
-			if !res[i].MatchString(text[c.where]) {
-				missing = append(missing, c)
-			}
-		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			return missing
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// ssGrepChecks quotes the first line each check matched.
-func ssGrepChecks(logs map[string]string, checks []ssCheck) string {
-	var b strings.Builder
-	for _, c := range checks {
-		text := ssRead(logs[c.where])
-		loc := regexp.MustCompile(c.re).FindStringIndex(text)
-		if loc == nil {
-			continue
-		}
-		start := strings.LastIndexByte(text[:loc[0]], '\n') + 1
-		line := text[start:]
-		if end := strings.IndexByte(text[loc[0]:], '\n'); end >= 0 {
-			line = text[start : loc[0]+end]
-		}
-		if len(line) > 300 {
-			line = line[:300] + "…"
-		}
-		fmt.Fprintf(&b, "%s: %s\n", c.where, line)
-	}
-	return b.String()
+	t.Fatalf("charon %s does not listen on %s:\n%s%s", p.name, p.vici(), ssExcerpt(p.log), ReadLog(p.out))
 }
 
 // ssGrepChild returns the peers' log lines about the Child SA and the kernel.
@@ -896,7 +585,7 @@ func ssGrepChild(peers ...*ssPeer) string {
 	re := regexp.MustCompile(`CHILD_SA|\[KNL\]`)
 	var b strings.Builder
 	for _, p := range peers {
-		for line := range strings.Lines(ssRead(p.log)) {
+		for line := range strings.Lines(ReadLog(p.log)) {
 			if re.MatchString(line) {
 				fmt.Fprintf(&b, "%s: %s", p.name, line)
 			}
@@ -909,20 +598,5 @@ func ssGrepChild(peers ...*ssPeer) string {
 // dump of cfg level 2 and the threads' start.
 func ssExcerpt(path string) string {
 	skip := regexp.MustCompile(`\[CFG\]\s{2,}\S+ = |created thread|has unmet dependency`)
-	var b strings.Builder
-	n := 0
-	for line := range strings.Lines(ssRead(path)) {
-		if skip.MatchString(line) {
-			continue
-		}
-		if n++; n > 400 {
-			b.WriteString("[…]\n")
-			break
-		}
-		if len(line) > 400 {
-			line = line[:400] + "…\n"
-		}
-		b.WriteString(line)
-	}
-	return b.String()
+	return Excerpt(path, func(line string) bool { return !skip.MatchString(line) })
 }

@@ -73,17 +73,23 @@ func Missing(t testing.TB, tool, pkg string) {
 	t.Skipf("%s not found (Debian package %s); run scripts/test.sh", tool, pkg)
 }
 
+// Skip ends the test for want of what why names (a program, root, a build): it skips with
+// why, or fails if RequireTools.
+func Skip(t testing.TB, why string) {
+	t.Helper()
+	if RequireTools() {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
 // NeedRoot skips the test unless it runs as root, or fails it if RequireTools; why says
 // what root is needed for.
 func NeedRoot(t testing.TB, why string) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
+	if os.Geteuid() != 0 {
+		Skip(t, "needs root: "+why)
 	}
-	if RequireTools() {
-		t.Fatalf("needs root: %s", why)
-	}
-	t.Skipf("needs root: %s", why)
 }
 
 // Validators are the programs that sign zones and check signed answers.
@@ -113,13 +119,21 @@ func (r Result) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 }
 
-// run runs prog to its end with a deadline, its output into stdout and stderr (which may
-// be one buffer), and returns its exit status. A timeout or a failure to run fails the test.
-func run(t testing.TB, timeout time.Duration, stdout, stderr *bytes.Buffer, prog string, args ...string) int {
+// toolEnv is the environment of the programs the tests run: the test's own, with ToolPath
+// as PATH, and env.
+func toolEnv(env []string) []string {
+	return append(append(os.Environ(), "PATH="+ToolPath()), env...)
+}
+
+// run runs prog to its end with a deadline, env added to its environment, its output into
+// stdout and stderr (which may be one buffer), and returns its exit status. A timeout or a
+// failure to run fails the test.
+func run(t testing.TB, timeout time.Duration, env []string, stdout, stderr *bytes.Buffer, prog string, args ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.Env = toolEnv(env)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
 	if ctx.Err() != nil {
@@ -140,11 +154,18 @@ func run(t testing.TB, timeout time.Duration, stdout, stderr *bytes.Buffer, prog
 }
 
 // Run runs a program to its end, with a deadline, and returns how it ended. A timeout or
-// a failure to run fails the test; an exit status does not.
+// a failure to run fails the test; an exit status does not. The program's PATH is
+// ToolPath.
 func Run(t testing.TB, timeout time.Duration, prog string, args ...string) Result {
 	t.Helper()
+	return RunEnv(t, timeout, nil, prog, args...)
+}
+
+// RunEnv is Run with env ("NAME=value") added to the program's environment.
+func RunEnv(t testing.TB, timeout time.Duration, env []string, prog string, args ...string) Result {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(t, timeout, &out, &errOut, prog, args...)
+	code := run(t, timeout, env, &out, &errOut, prog, args...)
 	return Result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
 }
 
@@ -163,6 +184,6 @@ func Must(t testing.TB, prog string, args ...string) string {
 func Exec(t testing.TB, timeout time.Duration, prog string, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
-	run(t, timeout, &out, &out, prog, args...)
+	run(t, timeout, nil, &out, &out, prog, args...)
 	return out.String()
 }
