@@ -119,7 +119,7 @@ func TestNextSerial(t *testing.T) {
 		{at(1_700_000_000), 1_800_000_000}, // older: the time of the change
 		{at(1_800_000_000), 1_800_000_001}, // a second change in one second
 		{at(1_900_000_000), 1_900_000_001}, // a clock set back: still up
-		{at(0xffffffff), 0},                // RFC 1982: 0 follows 2^32-1
+		{at(0xffffffff), 1_800_000_000},    // RFC 1982: past 2^32-1 it goes on from 0
 		{at(1_800_000_000 - 1), 1_800_000_000},
 	} {
 		got := nextSerial(tc.old, now)
