@@ -24,6 +24,12 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	if zone == "" || state.QClass() != dns.ClassINET {
 		return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
 	}
+	if qt := state.QType(); qt == dns.TypeAXFR || qt == dns.TypeIXFR {
+		if p.xfer == nil {
+			return dns.RcodeRefused, nil // no transfer plugin, no transfers
+		}
+		return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r) // to the transfer plugin
+	}
 	ix := p.idx.Load()
 	if ix == nil {
 		return dns.RcodeServerFailure, errNotLoaded

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/coredns/caddy/caddyfile"
@@ -137,15 +136,7 @@ func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
 	if zone != "" {
 		zones = normalizeZone(zone)
 	}
-	var names []string
-	for id := range ix.Names() {
-		if n := ix.Name(id); zones.Matches(n) != "" {
-			if nd, _ := ix.Lookup(n); nd.Explicit() {
-				names = append(names, n)
-			}
-		}
-	}
-	sort.Slice(names, func(i, j int) bool { return canonicalLess(names[i], names[j]) })
+	names := zoneNames(ix, func(name string) bool { return zones.Matches(name) != "" })
 	var rrs []dns.RR
 	for _, n := range names {
 		nd, _ := ix.Lookup(n)
@@ -163,17 +154,6 @@ func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
 		}
 	})
 	return rrs, comments, nil
-}
-
-// canonicalLess orders names as DNSSEC does (RFC 4034 6.1), label by label from the right.
-func canonicalLess(a, b string) bool {
-	la, lb := dns.SplitDomainName(a), dns.SplitDomainName(b)
-	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
-		if la[i] != lb[j] {
-			return la[i] < lb[j]
-		}
-	}
-	return len(la) < len(lb)
 }
 
 // normalizeZone reads a zone as CoreDNS does: a name, or a CIDR for its reverse zones.

@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/dnssec"
 	"github.com/coredns/coredns/plugin/pkg/fall"
+	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/ipsecoe/ipsecoe/internal/index"
 )
 
@@ -46,6 +47,7 @@ type IPSecOE struct {
 
 	idx    atomic.Pointer[index.Index]
 	signer atomic.Pointer[dnssec.Dnssec] // the server block's dnssec plugin, if any
+	xfer   *transfer.Transfer            // and its transfer plugin: zone transfers and NOTIFY
 	stop   chan struct{}
 	done   chan struct{}
 

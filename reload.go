@@ -131,11 +131,19 @@ func (p *IPSecOE) load() {
 	p.dirs = dirs
 	if !changed {
 		if restat {
-			p.idx.Store(index.Build(files, &p.opts, pc)) // the same records, the new stats
+			ix := index.Build(files, &p.opts, pc) // the same records, the new stats
+			ix.SetSerial(old.Serial())
+			p.idx.Store(ix)
 		}
 		return
 	}
 	ix := index.Build(files, &p.opts, pc)
+	keySetChanged := old == nil || ix.Sum() != old.Sum()
+	if keySetChanged {
+		ix.SetSerial(nextSerial(old, time.Now()))
+	} else {
+		ix.SetSerial(old.Serial())
+	}
 	for _, e := range ix.Errors() {
 		if old == nil || !containsErr(old.Errors(), e) {
 			log.Errorf("%s", printable(e))
@@ -149,6 +157,9 @@ func (p *IPSecOE) load() {
 	}
 	p.idx.Store(ix)
 	p.publish(ix)
+	if keySetChanged {
+		p.notify()
+	}
 	if old == nil && ix.Names() >= 100_000 {
 		// Reading a large directory leaves as much garbage as the index it built: hand it
 		// back now rather than keep it resident until the heap grows to meet it.
@@ -160,6 +171,22 @@ func (p *IPSecOE) load() {
 		paced = fmt.Sprintf(" (paced: %.3fs resting)", pc.Rested().Seconds())
 	}
 	log.Infof("loaded %s from %q%s in %.3fs", ix.Summary(), p.dir, paced, time.Since(begin).Seconds())
+}
+
+// nextSerial is the SOA serial of a new key set: the time of the change in seconds, or the
+// old serial plus one where that is not earlier (two changes in one second, or a clock set
+// back), so that it always increases in RFC 1982 serial arithmetic and a secondary fetches
+// every change. Each replica counts on its own: secondaries transfer from one of them.
+func nextSerial(old *index.Index, now time.Time) uint32 {
+	t := uint32(now.Unix())
+	if old == nil {
+		return t
+	}
+	next := old.Serial() + 1
+	if int32(t-next) > 0 {
+		return t
+	}
+	return next
 }
 
 // printable is the text of a log line's reason with every character that could end the

@@ -15,6 +15,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/ipsecoe/ipsecoe/internal/index"
 	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 
@@ -42,6 +43,9 @@ func setup(c *caddy.Controller) error {
 		}
 		p.signer.Store(findSigner(cfg.Handler("dnssec")))
 		p.servers, p.view = serverLabels(cfg), cfg.ViewName
+		if t, ok := cfg.Handler("transfer").(*transfer.Transfer); ok {
+			p.xfer = t
+		}
 		return p.start(firstStart)
 	})
 	c.OnShutdown(p.shutdown)

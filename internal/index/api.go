@@ -22,8 +22,15 @@ func (n Node) Explicit() bool {
 	return r != nil && r.keys.n+r.ipseca.n > 0
 }
 
-// Serial is the SOA serial of the key set: a sum over its records.
+// Sum is a hash of every record of the index: two indexes with the same records, however
+// read, have the same sum.
+func (ix *Index) Sum() uint32 { return ix.sum }
+
+// Serial is the SOA serial of the index: its Sum unless SetSerial gave another.
 func (ix *Index) Serial() uint32 { return ix.serial }
+
+// SetSerial sets the SOA serial; it is called before the index is published, never after.
+func (ix *Index) SetSerial(s uint32) { ix.serial = s }
 
 // Records counts the records at explicit owners, by type.
 func (ix *Index) Records() map[string]int { return ix.records }

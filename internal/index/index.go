@@ -80,7 +80,8 @@ type Index struct {
 	precedence uint8
 	gateways   []gateway
 	gwKeys     map[uint32][]*Record // the gateway records of owners inside a prefix, by name id
-	serial     uint32
+	sum        uint32               // a hash of every record: the key set's identity
+	serial     uint32               // the SOA serial, set by the owner before the index is published
 
 	errors   []error        // gateway lines whose target has no key, files and records left out for their size
 	notices  []string       // names published from more than one file
@@ -665,7 +666,7 @@ func (b *builder) fitWithGateways(id int, gw []*Record) {
 	}
 }
 
-// count sets the serial and the metrics. The serial is a sum over every record, so it does
+// count sets the sum and the metrics. The sum is over every record, so it does
 // not depend on the order of files or names.
 func (b *builder) count() {
 	ix := b.ix
@@ -700,7 +701,8 @@ func (b *builder) count() {
 			ix.records["IPSECA"]++
 		}
 	}
-	ix.serial = uint32(sum>>32) ^ uint32(sum)
+	ix.sum = uint32(sum>>32) ^ uint32(sum)
+	ix.serial = ix.sum
 }
 
 // list returns the key ids of s.

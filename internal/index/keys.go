@@ -157,7 +157,7 @@ func (w *walker) walk(dir, rel string) error {
 		if rel == "" {
 			return fmt.Errorf("key directory: %w", err)
 		}
-		w.refuse(rel, keyfile.Refuse(keyfile.ReasonRead, "%v", errors.Unwrap(err)))
+		w.refuse(rel, keyfile.Refuse(keyfile.ReasonRead, "%w", errors.Unwrap(err)))
 		return nil
 	}
 	for _, e := range entries {
@@ -171,7 +171,7 @@ func (w *walker) walk(dir, rel string) error {
 		if typ&os.ModeSymlink != 0 {
 			target, err := filepath.EvalSymlinks(path)
 			if err != nil {
-				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonSymlink, "unresolvable symlink: %v", errors.Unwrap(err)))
+				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonSymlink, "unresolvable symlink: %w", errors.Unwrap(err)))
 				continue
 			}
 			if !within(w.root, target) {
@@ -180,7 +180,7 @@ func (w *walker) walk(dir, rel string) error {
 			}
 			fi, err := os.Stat(target)
 			if err != nil {
-				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonRead, "%v", errors.Unwrap(err)))
+				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonRead, "%w", errors.Unwrap(err)))
 				continue
 			}
 			path, typ = target, fi.Mode().Type()
@@ -215,7 +215,7 @@ func within(root, path string) bool {
 func (w *walker) read(path, rel string) *File {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return w.refused(rel, keyfile.Refuse(keyfile.ReasonRead, "%v", errors.Unwrap(err)))
+		return w.refused(rel, keyfile.Refuse(keyfile.ReasonRead, "%w", errors.Unwrap(err)))
 	}
 	if fi.Size() > maxFileSize {
 		return w.refused(rel, keyfile.Refuse(keyfile.ReasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
@@ -228,7 +228,7 @@ func (w *walker) read(path, rel string) *File {
 	}
 	data, err := readFile(path, fi.Size())
 	if err != nil {
-		return w.refused(rel, keyfile.Refuse(keyfile.ReasonRead, "%v", err))
+		return w.refused(rel, keyfile.Refuse(keyfile.ReasonRead, "%w", err))
 	}
 	if len(data) > maxFileSize {
 		return w.refused(rel, keyfile.Refuse(keyfile.ReasonSize, "over the %d byte limit", maxFileSize))

@@ -2,6 +2,8 @@ package index
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,4 +73,24 @@ func TestReadKeyDir(t *testing.T) {
 	if _, err := readKeyDir(filepath.Join(dir, "nope"), nil); err == nil {
 		t.Error("a missing key directory is not an error")
 	}
+}
+
+// TestRefusalChains keeps the system's error in a refusal: errors.Is still sees it.
+func TestRefusalChains(t *testing.T) {
+	dir := t.TempDir()
+	e2e.WriteFile(t, filepath.Join(dir, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
+	must(t, os.Symlink(filepath.Join(dir, "gone.pem"), filepath.Join(dir, "dangling.example.com.pem")))
+	files, err := readKeyDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == "dangling.example.com.pem" {
+			if !errors.Is(f.Err, fs.ErrNotExist) || keyfile.Reason(f.Err) != keyfile.ReasonSymlink {
+				t.Errorf("dangling symlink: %v (reason %s); want fs.ErrNotExist in the chain", f.Err, keyfile.Reason(f.Err))
+			}
+			return
+		}
+	}
+	t.Fatal("the dangling symlink was not reported")
 }
