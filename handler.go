@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"runtime"
 	"strings"
 
 	"github.com/coredns/coredns/plugin"
@@ -62,9 +61,6 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 			m.Answer = append(m.Answer, ns(p.apexes[zone], p.ttl))
 		}
 	}
-
-	// The records hold copies of what they took from the index: it may go once they are made.
-	runtime.KeepAlive(ix)
 
 	if len(m.Answer) == 0 {
 		signed := state.Do() && n.HoldsRecords() && p.signer.Load() != nil

@@ -119,7 +119,6 @@ func Build(files []*File, o *Options, pc *Pacer) *Index {
 	b.addGateways(o)
 	b.count()
 	b.addFileRecs(files)
-	b.ix.freeze()
 	for fid, f := range files {
 		f.packed, f.src, f.fid = nil, b.ix, int32(fid)
 	}

@@ -2,13 +2,8 @@ package index
 
 import (
 	"net/netip"
-	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	e2e "github.com/ipsecoe/ipsecoe/test"
 
@@ -71,111 +66,6 @@ func TestIndexRecords(t *testing.T) {
 	if again.serial != ix.serial || len(again.names) != len(ix.names) || again.records["IPSECA"] != 8 {
 		t.Errorf("rebuilt from the packed keys: serial %d, %d names, %v; want %d, %d, the same records",
 			again.serial, len(again.names), again.records, ix.serial, len(ix.names))
-	}
-}
-
-// TestIndexAnswersOutliveIt checks that records taken from an index stay whole after the
-// index is gone and its off-heap block unmapped: answers must copy what they take. It
-// waits until the block is seen unmapped, so that it fails too when nothing frees it.
-func TestIndexAnswersOutliveIt(t *testing.T) {
-	dir := t.TempDir()
-	e2e.WriteFile(t, filepath.Join(dir, "192.0.2.1.pem"), e2e.Vector(t, "keys/rsa2048.pub.pem"))
-	e2e.WriteFile(t, filepath.Join(dir, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
-	o := &Options{Precedence: 10, Ports: []uint16{53}, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}}
-	var rrs []string
-	var block uintptr // the start of the index's off-heap block: its blob is placed first
-	want := ""
-	func() {
-		files, _, err := ReadDir(dir, nil, o, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ix := Build(files, o, nil)
-		block = addrOf(ix.blob)
-		for _, name := range []string{"1.2.0.192.in-addr.arpa.", "_53.1.2.0.192.in-addr.arpa.", "gw.example.com."} {
-			n, _ := ix.Lookup(name)
-			for _, r := range n.IPSECKEYs(nil) {
-				rrs = append(rrs, r.PublicKey)
-			}
-			for _, a := range n.IPSECAs(nil) {
-				rrs = append(rrs, string(a.Data))
-			}
-			runtime.KeepAlive(ix)
-		}
-		for _, rr := range rrs {
-			want += rr + "\n"
-		}
-	}()
-	if len(rrs) < 3 {
-		t.Fatalf("%d records, want 3 at least", len(rrs))
-	}
-	mapped, ok := mappedAt(t, block)
-	if !ok {
-		t.Log("no /proc/self/maps: whether the block is unmapped cannot be seen here")
-	} else if !mapped {
-		t.Fatalf("the index's block at %#x is not mapped while the index lives", block)
-	}
-	// The cleanup that unmaps the block runs in a goroutine of its own after a collection
-	// finds the index unreachable: collect until the block is gone, for 5 s at most.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		runtime.GC()
-		if mapped, ok := mappedAt(t, block); !ok || !mapped {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the index's block at %#x is still mapped 5 s after the index went", block)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	got := ""
-	for _, rr := range rrs {
-		got += rr + "\n"
-	}
-	if got != want || strings.Count(got, "\n") != len(rrs) {
-		t.Errorf("records changed after their index went:\n%s\nwant\n%s", got, want)
-	}
-}
-
-// mappedAt reports whether addr is in a readable mapping of the process, from /proc/self/maps; ok
-// is false where the system has no such file.
-func mappedAt(t *testing.T, addr uintptr) (mapped, ok bool) {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return false, false
-	}
-	for line := range strings.Lines(string(b)) {
-		// "start-end perms offset dev inode path", the addresses in hex.
-		lo, rest, _ := strings.Cut(line, "-")
-		hi, _, _ := strings.Cut(rest, " ")
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("/proc/self/maps: bad line %q", line)
-		}
-		if uint64(addr) >= start && uint64(addr) < end {
-			// A freed block stays reserved a while, without access (see retire): readable
-			// is what counts.
-			perms, _, _ := strings.Cut(strings.TrimLeft(strings.SplitN(rest, " ", 2)[1], " "), " ")
-			return strings.HasPrefix(perms, "r"), true
-		}
-	}
-	return false, true
-}
-
-// TestOffHeapAligned checks that a large block starts on a huge page boundary and that
-// small ones work too.
-func TestOffHeapAligned(t *testing.T) {
-	for _, size := range []int{1, 4096, hugePage - 1, hugePage + 12345, 3 * hugePage} {
-		mem, free := offHeap(size)
-		if mem == nil {
-			t.Fatalf("%d bytes: no block", size)
-		}
-		if len(mem) != size || size >= hugePage && addrOf(mem)%hugePage != 0 {
-			t.Errorf("%d bytes: got %d at %#x", size, len(mem), addrOf(mem))
-		}
-		mem[0], mem[size-1] = 1, 2
-		free()
 	}
 }
 

@@ -56,7 +56,7 @@ func (d *Record) rdataKey() string {
 }
 
 // IPSECKEYs appends n's IPSECKEY rdata to recs: its own keys (each key field made into
-// base64 for the call, so nothing of the index outlives it) and the records of the gateway
+// base64 for the call, a copy) and the records of the gateway
 // prefixes it is in.
 func (n Node) IPSECKEYs(recs []Record) []Record {
 	if r := n.rec(); r != nil {
@@ -73,7 +73,7 @@ func (n Node) IPSECKEYs(recs []Record) []Record {
 }
 
 // IPSECAs appends n's IPSECA rdata to recs, each record once, its data copied out of the
-// index.
+// index, so that a reply never keeps a replaced index alive.
 func (n Node) IPSECAs(recs []keyfile.Association) []keyfile.Association {
 	if r := n.rec(); r != nil {
 		at := n.ix.ipsecaAt(r)
