@@ -148,8 +148,8 @@ func TestSecondaries(t *testing.T) {
 	begin := time.Now()
 	srv := StartCoreDNS(t, t.TempDir(), secondaryCorefile(keys, to, ""))
 	secs := []secondary{
-		{"knotd", StartKnot(t, knotd, knotPort, srv.Addr(), secondaryZones)},
-		{"named", StartNamed(t, named, namedPort, srv.Addr(), secondaryZones)},
+		{"knotd", StartKnot(t, knotd, knotPort, srv.Addr(), secondaryZones, false)},
+		{"named", StartNamed(t, named, namedPort, srv.Addr(), secondaryZones, false)},
 	}
 	t.Logf("binary, knotd and named serving the zones in %.2fs", time.Since(begin).Seconds())
 	fail := func(format string, args ...any) {
@@ -407,5 +407,58 @@ func TestTransferUnderAllow(t *testing.T) {
 			t.Errorf("AXFR %s under allow: %d IPSECKEY and %d IPSECA records, want IPSECKEY and no IPSECA:\n%s",
 				zone, len(Hexes(rrs, dns.TypeIPSECKEY)), len(Hexes(rrs, 65347)), out)
 		}
+	}
+}
+
+// TestSigningSecondaries has Knot DNS and BIND sign the zones they transfer, with keys of
+// their own, as an organisation that keeps its DNSSEC keys on its own servers would: each
+// serves every IPSECKEY and IPSECA of the binary, byte for byte, with its signature.
+func TestSigningSecondaries(t *testing.T) {
+	dig := NeedTool(t, "dig", "bind9-dnsutils")
+	knotd := NeedDaemon(t, "knotd", "knot")
+	named := NeedDaemon(t, "named", "bind9")
+	keys := secondaryKeys(t)
+	knotPort, namedPort := FreePort(t), FreePort(t)
+	for namedPort == knotPort {
+		namedPort = FreePort(t)
+	}
+	srv := StartCoreDNS(t, t.TempDir(), secondaryCorefile(keys, "127.0.0.1:"+knotPort+" 127.0.0.1:"+namedPort, ""))
+	names := zoneNames(t, dig, srv.Port)
+	binary := NewDig(dig, srv.Port)
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) *Server
+	}{
+		{"knotd", func(t *testing.T) *Server { return StartKnot(t, knotd, knotPort, srv.Addr(), secondaryZones, true) }},
+		{"named", func(t *testing.T) *Server { return StartNamed(t, named, namedPort, srv.Addr(), secondaryZones, true) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDig(dig, tc.start(t).Port)
+			signed := 0
+			for _, name := range names {
+				for _, qtype := range []string{"IPSECKEY", "TYPE65347"} {
+					typ := Type(t, qtype)
+					want := Set(Hexes(binary.Query(t, "udp", name, qtype).Sections["ANSWER"], typ))
+					if len(want) == 0 {
+						continue
+					}
+					a := d.Query(t, "tcp", name, qtype, "+dnssec")
+					if got := Set(Hexes(a.Sections["ANSWER"], typ)); !slices.Equal(got, want) {
+						t.Errorf("%s: %s\n got  %q\n want %q", tc.name, a.Question, got, want)
+					}
+					covered := false
+					for _, sig := range Hexes(a.Sections["ANSWER"], dns.TypeRRSIG) {
+						covered = covered || sig[:4] == fmt.Sprintf("%04x", typ)
+					}
+					if !covered {
+						t.Errorf("%s: %s: no RRSIG over the records:\n%s", tc.name, a.Question, a.Raw)
+					}
+					signed++
+				}
+			}
+			if signed < 6 {
+				t.Errorf("%s: %d signed RRsets, want at least 6", tc.name, signed)
+			}
+		})
 	}
 }

@@ -41,8 +41,9 @@ func NeedDaemon(t testing.TB, tool, pkg string) string {
 
 // KnotConf is a knot.conf for a secondary of zones that listens on 127.0.0.1@port,
 // transfers from primary (HOST:PORT), takes NOTIFY from the primary's address only and
-// keeps everything it writes in dir.
-func KnotConf(dir, port, primary string, zones []string) string {
+// keeps everything it writes in dir. With sign, it signs the zones itself with keys of its
+// own (ECDSA P-256, NSEC).
+func KnotConf(dir, port, primary string, zones []string, sign bool) string {
 	host, pport := splitHostPort(primary)
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n    rundir: %q\n    listen: %s@%s\n\n", dir, "127.0.0.1", port)
@@ -50,9 +51,16 @@ func KnotConf(dir, port, primary string, zones []string) string {
 	fmt.Fprintf(&b, "database:\n    storage: %q\n\n", dir)
 	fmt.Fprintf(&b, "remote:\n  - id: primary\n    address: %s@%s\n\n", host, pport)
 	fmt.Fprintf(&b, "acl:\n  - id: notify-from-primary\n    address: %s\n    action: notify\n\n", host)
+	if sign {
+		b.WriteString("policy:\n  - id: ecdsa\n    algorithm: ecdsap256sha256\n    nsec3: off\n\n")
+	}
 	secs := int(SecondaryTimer.Seconds())
 	fmt.Fprintf(&b, "template:\n  - id: default\n    storage: %q\n    master: primary\n    acl: notify-from-primary\n"+
-		"    refresh-min-interval: %d\n    retry-min-interval: %d\n\n", dir, secs, secs)
+		"    refresh-min-interval: %d\n    retry-min-interval: %d\n", dir, secs, secs)
+	if sign {
+		b.WriteString("    dnssec-signing: on\n    dnssec-policy: ecdsa\n")
+	}
+	b.WriteString("\n")
 	b.WriteString("zone:\n")
 	for _, z := range zones {
 		fmt.Fprintf(&b, "  - domain: %s\n", dns.Fqdn(z))
@@ -62,8 +70,9 @@ func KnotConf(dir, port, primary string, zones []string) string {
 
 // NamedConf is a named.conf for a secondary of zones that listens on 127.0.0.1 port port,
 // transfers from primary (HOST:PORT), takes NOTIFY from the primary's address only, sends
-// none itself, answers no recursive query and keeps everything it writes in dir.
-func NamedConf(dir, port, primary string, zones []string) string {
+// none itself, answers no recursive query and keeps everything it writes in dir. With
+// sign, it signs the zones itself (inline signing, the default DNSSEC policy).
+func NamedConf(dir, port, primary string, zones []string, sign bool) string {
 	host, pport := splitHostPort(primary)
 	secs := int(SecondaryTimer.Seconds())
 	var b strings.Builder
@@ -88,8 +97,12 @@ func NamedConf(dir, port, primary string, zones []string) string {
 	b.WriteString("};\n\ncontrols { };\n")
 	for _, z := range zones {
 		z = strings.TrimSuffix(dns.Fqdn(z), ".")
-		fmt.Fprintf(&b, "\nzone %q {\n    type secondary;\n    primaries { %s port %s; };\n    allow-notify { %s; };\n    file %q;\n};\n",
+		fmt.Fprintf(&b, "\nzone %q {\n    type secondary;\n    primaries { %s port %s; };\n    allow-notify { %s; };\n    file %q;\n",
 			z, host, pport, host, z+".db")
+		if sign {
+			b.WriteString("    dnssec-policy default;\n    inline-signing yes;\n")
+		}
+		b.WriteString("};\n")
 	}
 	return b.String()
 }
@@ -102,25 +115,29 @@ func splitHostPort(addr string) (host, port string) {
 	return host, port
 }
 
-// StartKnot runs knotd as a secondary of zones from primary on port of 127.0.0.1 and waits
-// until it serves every zone.
-func StartKnot(t testing.TB, knotd, port, primary string, zones []string) *Server {
+// secondaryStart is how long a secondary may take to serve its zones: it starts in well
+// under a second and transfers a few records.
+const secondaryStart = 15 * time.Second
+
+// StartKnot runs knotd as a secondary of zones from primary on port of 127.0.0.1 (signing
+// them, with sign) and waits until it serves every zone.
+func StartKnot(t testing.TB, knotd, port, primary string, zones []string, sign bool) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "knot.conf")
-	WriteFile(t, conf, []byte(KnotConf(dir, port, primary, zones)))
-	return StartOn(t, port, 20*time.Second, exec.Command(knotd, "-c", conf), zones)
+	WriteFile(t, conf, []byte(KnotConf(dir, port, primary, zones, sign)))
+	return StartOn(t, port, secondaryStart, exec.Command(knotd, "-c", conf), zones)
 }
 
-// StartNamed runs named as a secondary of zones from primary on port of 127.0.0.1 and
-// waits until it serves every zone.
-func StartNamed(t testing.TB, named, port, primary string, zones []string) *Server {
+// StartNamed runs named as a secondary of zones from primary on port of 127.0.0.1 (signing
+// them, with sign) and waits until it serves every zone.
+func StartNamed(t testing.TB, named, port, primary string, zones []string, sign bool) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "named.conf")
-	WriteFile(t, conf, []byte(NamedConf(dir, port, primary, zones)))
+	WriteFile(t, conf, []byte(NamedConf(dir, port, primary, zones, sign)))
 	// -g: in the foreground, logging to standard error; -4: no IPv6 socket at all.
-	return StartOn(t, port, 20*time.Second, exec.Command(named, "-g", "-4", "-c", conf), zones)
+	return StartOn(t, port, secondaryStart, exec.Command(named, "-g", "-4", "-c", conf), zones)
 }
 
 // StartOn runs cmd, a server told to listen on port of 127.0.0.1 (a port the test had to
