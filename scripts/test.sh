@@ -7,9 +7,10 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 # Debian packages the tests drive: dig and delv (bind9-dnsutils), dnssec-keygen
 # and named-checkzone (bind9-utils), the unbound validating resolver, Libreswan's pluto and
-# iproute2's ip for the IPsec end-to-end test, and ldns-read-zone (ldnsutils).
-packages=(bind9-dnsutils bind9-dnsutils bind9-utils bind9-utils unbound libreswan iproute2 ldnsutils)
-tools=(dig delv dnssec-keygen named-checkzone unbound ipsec ip ldns-read-zone)
+# iproute2's ip for the IPsec end-to-end test, ldns-read-zone (ldnsutils), and Knot DNS's
+# knotd (knot) and BIND's named (bind9), which the secondary tests run as secondaries.
+packages=(bind9-dnsutils bind9-dnsutils bind9-utils bind9-utils unbound libreswan iproute2 ldnsutils knot bind9)
+tools=(dig delv dnssec-keygen named-checkzone unbound ipsec ip ldns-read-zone knotd named)
 
 missing=()
 for i in "${!tools[@]}"; do
@@ -20,9 +21,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  # Only the programs are wanted: no resolver or name server is started as a service.
+  # Only the programs are wanted: no resolver or name server is started as a service. A
+  # policy-rc.d that refuses every start (exit 101) keeps the packages' services (unbound,
+  # knot, named) down while they install; it is removed after, unless the machine had one.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    own_policy=1
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+  if [ -n "$own_policy" ]; then
+    $sudo rm -f "$policy"
+    trap - EXIT
+  fi
 fi
 
 # strongSwan's charon with the ipseckey and unbound plugins, built once per machine.
