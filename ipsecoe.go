@@ -41,6 +41,7 @@ type IPSecOE struct {
 	allow   []netip.Prefix   // clients that get IPSECA answers; empty means all
 	allowAt string           // the Corefile file and line of allow, for errors
 	apexes  map[string]*apex // SOA and NS names of each zone
+	nsName  string           // the name server of the SOA and NS records; "" for ns1.ZONE
 
 	servers []string // the server labels of the block's listeners, for the load metrics
 	view    string   // and the block's view

@@ -93,7 +93,7 @@ func parseCorefile(c *caddyfile.Dispenser, serverKeys []string, root string) (*I
 	}
 	p.apexes = map[string]*apex{}
 	for _, z := range p.Zones {
-		p.apexes[z] = newApex(z)
+		p.apexes[z] = newApex(z, p.nsName)
 	}
 	if len(p.opts.DANE) == 0 {
 		p.opts.DANE = []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}
@@ -105,7 +105,7 @@ func parseCorefile(c *caddyfile.Dispenser, serverKeys []string, root string) (*I
 }
 
 // singleOptions may be given once in a block: a second one is a mistake, not an override.
-var singleOptions = map[string]bool{"keys": true, "reload": true, "ttl": true, "precedence": true, "fallthrough": true}
+var singleOptions = map[string]bool{"keys": true, "reload": true, "ttl": true, "precedence": true, "fallthrough": true, "ns": true}
 
 func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 	switch v := c.Val(); v {
@@ -152,6 +152,14 @@ func (p *IPSecOE) parseOption(c *caddyfile.Dispenser, root string) error {
 			return c.Errf("gateway prefix %s is outside the zones %v: no query would reach it", g.Prefix, p.Zones)
 		}
 		p.opts.Gateways = append(p.opts.Gateways, g)
+	case "ns":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		if p.nsName = strings.ToLower(dns.Fqdn(args[0])); !keyfile.IsHostName(p.nsName) {
+			return c.Errf("ns must be a host name: %q", args[0])
+		}
 	case "ipseca":
 		return eachArg(c, func(a string) error {
 			port, err := keyfile.ParsePort(a)

@@ -413,3 +413,32 @@ func TestSetupRegistered(t *testing.T) {
 		}
 	}
 }
+
+func TestSetupNS(t *testing.T) {
+	for i, tc := range []struct {
+		input, ns string
+		err       string
+	}{
+		{"ipsecoe example.org {\n keys /k\n}", "ns1.example.org.", ""},
+		{"ipsecoe example.org {\n keys /k\n ns NS.Example.NET\n}", "ns.example.net.", ""},
+		{"ipsecoe example.org {\n keys /k\n ns ns.example.net.\n}", "ns.example.net.", ""},
+		{"ipsecoe example.org {\n keys /k\n ns ns_1.example.net\n}", "", `ns must be a host name: "ns_1.example.net"`},
+		{"ipsecoe example.org {\n keys /k\n ns a.example.net b.example.net\n}", "", "Wrong argument count"},
+		{"ipsecoe example.org {\n keys /k\n ns a.example.net\n ns b.example.net\n}", "", "ns given twice"},
+	} {
+		p, err := parse(caddy.NewTestController("dns", tc.input))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Test %d: error %v, want %q", i, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Test %d: %v", i, err)
+		}
+		a := p.apexes["example.org."]
+		if s, n := soa(a, 60, 1), ns(a, 60); s.Ns != tc.ns || n.Ns != tc.ns {
+			t.Errorf("Test %d: SOA MNAME %s, NS %s; want %s", i, s.Ns, n.Ns, tc.ns)
+		}
+	}
+}

@@ -145,8 +145,12 @@ type apex struct {
 	zone, ns, mbox string
 }
 
-func newApex(zone string) *apex {
-	return &apex{zone: zone, ns: dnsutil.Join("ns1", zone), mbox: dnsutil.Join("hostmaster", zone)}
+// newApex returns the apex names of zone: its name server nsName, or ns1.ZONE when empty.
+func newApex(zone, nsName string) *apex {
+	if nsName == "" {
+		nsName = dnsutil.Join("ns1", zone)
+	}
+	return &apex{zone: zone, ns: nsName, mbox: dnsutil.Join("hostmaster", zone)}
 }
 
 // soa returns the synthesized SOA of a zone. Its TTL and MINIMUM are the negative TTL.

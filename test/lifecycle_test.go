@@ -117,7 +117,13 @@ func TestShutdownDuringReload(t *testing.T) {
 	}
 	// 100,000 files arrive in a new folder: the reload parses them all, on a tenth of one
 	// CPU, which takes many times as long as the few seconds the test waits.
-	bigKeyDir(t, filepath.Join(keys, "more"), 100_000, Vector(t, "keys/ecp256.pub.pem"))
+	// They are written into a hidden folder (names starting with a dot are not read) and
+	// moved in with one rename, so that no poll sees them half written.
+	staging := filepath.Join(keys, ".staging")
+	bigKeyDir(t, staging, 100_000, Vector(t, "keys/ecp256.pub.pem"))
+	if err := os.Rename(staging, filepath.Join(keys, "more")); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(3 * time.Second) // a poll or two: the reload is under way
 	begin := time.Now()
 	if err := srv.Signal(syscall.SIGTERM); err != nil {

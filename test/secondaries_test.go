@@ -35,7 +35,8 @@ func secondaryCorefile(keys, to, extra string) func(port string) string {
 		return ".:" + port + " {\n    bind 127.0.0.1\n" +
 			"    ipsecoe example.com 2.0.192.in-addr.arpa {\n        keys " + keys + "\n" +
 			fmt.Sprintf("        reload %s\n", secondaryReload) +
-			"        ipseca 500\n        gateway 192.0.2.128/25 gw.example.com\n" + extra + "    }\n" +
+			"        ipseca 500\n        gateway 192.0.2.128/25 gw.example.com\n" +
+			"        ns ns.example.net\n" + extra + "    }\n" + // a name server with addresses of its own
 			"    transfer {\n        to " + to + "\n    }\n}\n"
 	}
 }
@@ -199,14 +200,9 @@ func TestSecondaries(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "db."+strings.TrimSuffix(zone, "."))
 			WriteFile(t, file, []byte(out))
 			got := Exec(t, 20*time.Second, checkzone, zone, file)
-			if strings.HasSuffix(strings.TrimSpace(got), "\nOK") {
-				continue
+			if !strings.HasSuffix(strings.TrimSpace(got), "\nOK") {
+				t.Errorf("named-checkzone refuses the transferred zone %s:\n%s\nthe transfer:\n%s", zone, got, out)
 			}
-			// What it takes: the same zone with its NS and SOA MNAME outside it.
-			moved := filepath.Join(t.TempDir(), "db.moved")
-			WriteFile(t, moved, []byte(moveNS(t, out, "ns.example.net.")))
-			t.Errorf("named-checkzone refuses the transferred zone %s:\n%s\nthe same zone with its NS and SOA MNAME at ns.example.net.:\n%s\nthe transfer:\n%s",
-				zone, got, Exec(t, 20*time.Second, checkzone, zone, moved), out)
 		}
 	})
 
@@ -362,30 +358,6 @@ func watch(addr string, old uint32, start, deadline time.Time) <-chan caught {
 		}
 	}()
 	return ch
-}
-
-// moveNS returns the records of a transfer in dig's text with the NS target and the SOA
-// MNAME replaced by target.
-func moveNS(t *testing.T, text, target string) string {
-	t.Helper()
-	var b strings.Builder
-	for line := range strings.Lines(text) {
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, ";") {
-			continue
-		}
-		rr, err := dns.NewRR(line)
-		if err != nil {
-			t.Fatalf("%q: %v", line, err)
-		}
-		switch r := rr.(type) {
-		case *dns.NS:
-			r.Ns = target
-		case *dns.SOA:
-			r.Ns = target
-		}
-		b.WriteString(rr.String() + "\n")
-	}
-	return b.String()
 }
 
 // TestTransferUnderAllow transfers no IPSECA when the block has allow: the secondaries'
