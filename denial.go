@@ -2,9 +2,7 @@ package ipsecoe
 
 import (
 	"slices"
-	"time"
 
-	"github.com/coredns/coredns/plugin/dnssec"
 	"github.com/coredns/coredns/request"
 	"github.com/ipsecoe/ipsecoe/internal/index"
 
@@ -14,11 +12,11 @@ import (
 // The dnssec plugin answers a denial with an NSEC "black lie" whose type bitmap is a fixed
 // list without IPSECKEY and TYPE65347. A validating resolver doing aggressive NSEC (RFC 8198)
 // would, after a signed NODATA for, say, TXT at a name holding keys, deny the keys from its
-// cache. So at names where the plugin has records it writes the signed denial itself: the
-// SOA, an NSEC listing the types served there (never the type asked), and their RRSIGs,
-// signed by the dnssec plugin of the same server block with its keys and its signature
-// cache. The dnssec plugin signs a denial only when the authority section is exactly one
-// SOA, so it passes this one through untouched.
+// cache. So the plugin writes its signed denials itself: the SOA, an NSEC that covers the
+// name asked alone and lists the types served there (never the type asked), and their
+// RRSIGs, signed with the keys of the dnssec plugin of the same server block (see
+// signer.go). In fallthrough mode the next plugin's denial comes back signed by dnssec, and
+// at a name holding keys the plugin puts its own NSEC in place of dnssec's.
 
 // blackLieTypes are the types dnssec's black lies claim below the apex, plus PTR and the
 // plugin's own: the bitmap when other plugins may hold other types at the name (fallthrough).
@@ -28,8 +26,9 @@ var blackLieTypes = []uint16{
 	dns.TypeHIP, dns.TypeOPENPGPKEY, dns.TypeSPF, TypeIPSECA,
 }
 
-// apexTypes are added at a zone apex.
-var apexTypes = []uint16{dns.TypeNS, dns.TypeSOA, dns.TypeMX, dns.TypeDNSKEY}
+// apexTypes are added at a zone apex: what the plugin serves there, and DNSKEY, which the
+// dnssec plugin does.
+var apexTypes = []uint16{dns.TypeNS, dns.TypeSOA, dns.TypeDNSKEY}
 
 // denialTypes is the NSEC type bitmap of a NODATA for qtype at a name holding n's records.
 // Authoritative, it lists exactly what is there; in fallthrough mode, where another plugin
@@ -47,68 +46,40 @@ func denialTypes(n index.Node, qtype uint16, apex, through bool) []uint16 {
 	}
 	if through {
 		types = append(types, blackLieTypes...)
+		if apex {
+			types = append(types, dns.TypeMX)
+		}
 	}
 	slices.Sort(types)
 	types = slices.Compact(types)
+	if qtype == dns.TypeNSEC {
+		return types
+	}
 	return slices.DeleteFunc(types, func(t uint16) bool { return t == qtype })
 }
 
-// signedDenial returns the authority section of a signed NODATA for state's question: soa,
-// an NSEC with types, and the RRSIGs over both. It returns nil when there is no dnssec
-// plugin to sign with, or when it did not sign both (the name is outside its zones).
-func (p *IPSecOE) signedDenial(state request.Request, soa dns.RR, types []uint16, server string) []dns.RR {
-	d := p.signer.Load()
-	if d == nil {
-		return nil
+// signedDenial makes m, an empty answer from the plugin's own zone, a signed denial of
+// existence: the name holds nothing of the type asked (or nothing at all, and is still
+// given as NODATA, as dnssec's black lies do). A question for NSEC gets the NSEC itself.
+func (p *IPSecOE) signedDenial(s *signer, m *dns.Msg, n index.Node, qname, lname, zone string, serial uint32, server string) {
+	qtype := m.Question[0].Qtype
+	nsec := p.signedNSEC(s, n, qname, lname, p.negTTL(), denialTypes(n, qtype, lname == zone, false), qtype, false, server)
+	m.Rcode = dns.RcodeSuccess
+	if qtype == dns.TypeNSEC {
+		m.Answer = nsec
+		return
 	}
-	ttl := soa.Header().Ttl
-	if s, ok := soa.(*dns.SOA); ok {
-		ttl = min(ttl, s.Minttl) // RFC 9077: the negative TTL
-	}
-	qname := state.QName()
-	nsec := &dns.NSEC{
-		Hdr:        dns.RR_Header{Name: qname, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: ttl},
-		NextDomain: `\000.` + qname, // covers qname alone, as dnssec's own black lies do
-		TypeBitMap: types,
-	}
-	// Shaped as a positive answer, dnssec.Sign signs every RRset in it.
-	m := new(dns.Msg)
-	m.SetQuestion(qname, state.QType())
-	m.Answer = []dns.RR{nsec}
-	m.Ns = []dns.RR{soa}
-	m = d.Sign(request.Request{W: state.W, Req: m}, time.Now().UTC(), server)
-	if countType(m.Answer, dns.TypeRRSIG) == 0 || countType(m.Ns, dns.TypeRRSIG) == 0 {
-		return nil
-	}
-	return append(m.Ns, m.Answer...)
-}
-
-func countType(rrs []dns.RR, t uint16) int {
-	n := 0
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == t {
-			n++
-		}
-	}
-	return n
-}
-
-// findSigner looks up the dnssec plugin of the server block; it runs at startup, once the
-// plugin chain is built.
-func findSigner(h any) *dnssec.Dnssec {
-	if d, ok := h.(dnssec.Dnssec); ok {
-		return &d
-	}
-	return nil
+	m.Ns = append(p.signedSOA(s, zone, serial, server), nsec...)
 }
 
 // denialWriter is handed to the next plugin in fallthrough mode at a name that exists in
 // the plugin's tree. A denial it writes becomes NODATA (the name exists, whatever the next
-// plugin knows), and at a name holding records, with DO, gets the plugin's signed NSEC
-// instead of dnssec's black lie.
+// plugin knows), and at a name holding records, with DO, gets the plugin's NSEC in place
+// of dnssec's black lie.
 type denialWriter struct {
 	dns.ResponseWriter
 	p      *IPSecOE
+	s      *signer
 	state  request.Request
 	n      index.Node
 	apex   bool
@@ -122,11 +93,34 @@ func (w *denialWriter) WriteMsg(m *dns.Msg) error {
 		return w.ResponseWriter.WriteMsg(m)
 	}
 	m.Rcode = dns.RcodeSuccess
-	if w.sign && w.n.HoldsRecords() && len(m.Ns) == 1 && m.Ns[0].Header().Rrtype == dns.TypeSOA {
-		types := denialTypes(w.n, w.state.QType(), w.apex, true)
-		if ns := w.p.signedDenial(w.state, m.Ns[0], types, w.server); ns != nil {
-			m.Ns = ns
+	if !w.sign || countType(m.Ns, dns.TypeSOA) != 1 || countType(m.Ns, dns.TypeNSEC) == 0 {
+		return w.ResponseWriter.WriteMsg(m) // not a denial dnssec signed
+	}
+	ns := make([]dns.RR, 0, len(m.Ns))
+	var ttl uint32
+	for _, rr := range m.Ns {
+		switch x := rr.(type) {
+		case *dns.SOA:
+			ttl = min(x.Hdr.Ttl, x.Minttl) // RFC 9077: the negative TTL
+			ns = append(ns, rr)
+		case *dns.RRSIG:
+			if x.TypeCovered == dns.TypeSOA {
+				ns = append(ns, rr)
+			}
 		}
 	}
+	qtype := w.state.QType()
+	types := denialTypes(w.n, qtype, w.apex, true)
+	m.Ns = append(ns, w.p.signedNSEC(w.s, w.n, w.state.QName(), w.state.Name(), ttl, types, qtype, true, w.server)...)
 	return w.ResponseWriter.WriteMsg(m)
+}
+
+func countType(rrs []dns.RR, t uint16) int {
+	n := 0
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == t {
+			n++
+		}
+	}
+	return n
 }

@@ -29,6 +29,11 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		}
 		return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r) // to the transfer plugin
 	}
+	s := p.signer.Load()
+	zoneSigned := s != nil && s.zones[zone]
+	if zoneSigned && state.QType() == dns.TypeDNSKEY && lname == zone {
+		return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r) // the dnssec plugin's
+	}
 	ix := p.idx.Load()
 	if ix == nil {
 		return dns.RcodeServerFailure, errNotLoaded
@@ -41,7 +46,8 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		deniedCount.WithLabelValues(server).Inc()
 		return p.withhold(w, r, server)
 	}
-	through := matchZone(p.Fall.Zones, lname) != ""
+	through := p.through(lname)
+	signed := zoneSigned && state.Do()
 
 	m := new(dns.Msg)
 	m.SetReply(r)
@@ -63,26 +69,25 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 
 	if len(m.Answer) == 0 {
-		signed := state.Do() && n.HoldsRecords() && p.signer.Load() != nil
 		if through {
 			if exists {
 				// The name is in the plugin's tree: the next plugin's denial must not say
 				// NXDOMAIN, and where the name holds keys its NSEC must list them.
-				w = &denialWriter{ResponseWriter: w, p: p, state: state, n: n, apex: apex, sign: signed, server: server}
+				sign := signed && n.HoldsRecords()
+				w = &denialWriter{ResponseWriter: w, p: p, s: s, state: state, n: n, apex: apex, sign: sign, server: server}
 			}
 			return plugin.NextOrFailure(p.Name(), p.Next, ctx, w, r)
 		}
 		if !exists && !apex {
 			m.Rcode = dns.RcodeNameError
 		}
-		// Exactly one SOA: dnssec signs a denial only in that shape. Where the name holds
-		// keys the plugin signs the denial itself, so its NSEC lists them (see denial.go).
-		m.Ns = []dns.RR{soa(p.apexes[zone], p.negTTL(), ix.Serial())}
 		if signed {
-			if ns := p.signedDenial(state, m.Ns[0], denialTypes(n, qtype, apex, false), server); ns != nil {
-				m.Ns = ns
-			}
+			p.signedDenial(s, m, n, qname, lname, zone, ix.Serial(), server)
+		} else {
+			m.Ns = []dns.RR{soa(p.apexes[zone], p.negTTL(), ix.Serial())}
 		}
+	} else if signed {
+		p.signAnswer(s, m, n, qname, lname, zone, server)
 	}
 	w.WriteMsg(m)
 	responseCount.WithLabelValues(server, typeLabel(qtype), dns.RcodeToString[m.Rcode]).Inc()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/plugin"
-	"github.com/coredns/coredns/plugin/dnssec"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/ipsecoe/ipsecoe/internal/index"
@@ -47,7 +46,7 @@ type IPSecOE struct {
 	view    string   // and the block's view
 
 	idx    atomic.Pointer[index.Index]
-	signer atomic.Pointer[dnssec.Dnssec] // the server block's dnssec plugin, if any
+	signer atomic.Pointer[signer] // signs with the server block's dnssec plugin, if any
 	xfer   *transfer.Transfer            // and its transfer plugin: zone transfers and NOTIFY
 	stop   chan struct{}
 	done   chan struct{}

@@ -39,21 +39,37 @@ func (p *IPSecOE) start(background bool) error {
 		if background {
 			p.load()
 		}
-		if p.reload == 0 {
-			return
+		var poll <-chan time.Time // no polling with reload 0
+		if p.reload > 0 {
+			t := time.NewTicker(p.reload)
+			defer t.Stop()
+			poll = t.C
 		}
-		t := time.NewTicker(p.reload)
-		defer t.Stop()
+		renew := time.NewTicker(renewEvery)
+		defer renew.Stop()
 		for {
 			select {
 			case <-p.stop:
 				return
-			case <-t.C:
+			case <-poll:
 				p.load()
+			case <-renew.C:
+				p.renewPaced()
 			}
 		}
 	}()
 	return nil
+}
+
+// renewPaced runs the signatures' renewal pass on a share of one CPU, the way a reload
+// runs; a shutdown ends it where it is.
+func (p *IPSecOE) renewPaced() {
+	defer func() {
+		if r := recover(); r != nil && r != index.ErrStopped {
+			panic(r)
+		}
+	}()
+	p.renew(index.NewPacer(reloadShare, p.stop))
 }
 
 // shutdown stops the poller, and a load under way, within moments; it is the OnShutdown

@@ -41,7 +41,7 @@ func setup(c *caddy.Controller) error {
 			return plugin.Error(name, fmt.Errorf("%s - allow cannot be used with cache in the same server block: "+
 				"cache would give IPSECA answers to clients outside allow; give those clients their own server block with view", p.allowAt))
 		}
-		p.signer.Store(findSigner(cfg.Handler("dnssec")))
+		p.signer.Store(newSigner(findSigner(cfg.Handler("dnssec")), p.Zones, p.apexes))
 		p.servers, p.view = serverLabels(cfg), cfg.ViewName
 		if t, ok := cfg.Handler("transfer").(*transfer.Transfer); ok {
 			p.xfer = t

@@ -9,7 +9,10 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 )
 
-// TestDirectiveOrder pins where ipsecoe runs, so a CoreDNS upgrade cannot silently move it.
+// TestDirectiveOrder pins where ipsecoe runs, so a CoreDNS upgrade cannot silently move it:
+// after acl and cache, which filter and keep its answers; right before dnssec, so that it
+// serves the signatures it keeps (made with dnssec's keys) and dnssec answers DNSKEY and
+// signs what the plugins after it answer; before the plugins it passes names on to.
 func TestDirectiveOrder(t *testing.T) {
 	n := 0
 	for _, d := range dnsserver.Directives {
@@ -21,7 +24,7 @@ func TestDirectiveOrder(t *testing.T) {
 		t.Fatalf("Expected ipsecoe exactly once in dnsserver.Directives, got %d", n)
 	}
 
-	order := []string{"acl", "cache", "dnssec", "minimal", "ipsecoe", "template", "hosts", "kubernetes", "file", "forward"}
+	order := []string{"acl", "cache", "ipsecoe", "dnssec", "minimal", "template", "hosts", "kubernetes", "file", "forward"}
 	idx := make([]int, len(order))
 	for i, d := range order {
 		idx[i] = slices.Index(dnsserver.Directives, d)
@@ -35,9 +38,9 @@ func TestDirectiveOrder(t *testing.T) {
 		}
 	}
 
-	m := slices.Index(dnsserver.Directives, "minimal")
-	if m+1 >= len(dnsserver.Directives) || dnsserver.Directives[m+1] != "ipsecoe" {
-		t.Errorf("Expected ipsecoe right after minimal (index %d), got %q", m+1, dnsserver.Directives[m+1:])
+	d := slices.Index(dnsserver.Directives, "dnssec")
+	if d < 1 || dnsserver.Directives[d-1] != "ipsecoe" {
+		t.Errorf("Expected ipsecoe right before dnssec (index %d), got %q", d-1, dnsserver.Directives[:d])
 	}
 }
 
@@ -46,10 +49,10 @@ func TestDirectives(t *testing.T) {
 		in       []string
 		expected []string
 	}{
-		{in: []string{"minimal"}, expected: []string{"minimal", "ipsecoe"}},
-		{in: []string{"cache", "minimal"}, expected: []string{"cache", "minimal", "ipsecoe"}},
-		{in: []string{"minimal", "file"}, expected: []string{"minimal", "ipsecoe", "file"}},
-		{in: []string{"acl", "cache", "dnssec", "minimal", "template", "hosts", "forward"}, expected: []string{"acl", "cache", "dnssec", "minimal", "ipsecoe", "template", "hosts", "forward"}},
+		{in: []string{"dnssec"}, expected: []string{"ipsecoe", "dnssec"}},
+		{in: []string{"cache", "dnssec"}, expected: []string{"cache", "ipsecoe", "dnssec"}},
+		{in: []string{"dnssec", "file"}, expected: []string{"ipsecoe", "dnssec", "file"}},
+		{in: []string{"acl", "cache", "header", "dnssec", "minimal", "template", "hosts", "forward"}, expected: []string{"acl", "cache", "header", "ipsecoe", "dnssec", "minimal", "template", "hosts", "forward"}},
 	}
 
 	for i, tc := range tests {
@@ -81,7 +84,7 @@ func TestDirectivesNoMinimal(t *testing.T) {
 		nil,
 		{},
 		{"cache", "file", "forward"},
-		{"Minimal"},
+		{"Dnssec"},
 	}
 
 	for i, in := range tests {
@@ -92,8 +95,8 @@ func TestDirectivesNoMinimal(t *testing.T) {
 					t.Errorf("Test %d: expected a panic for %q, got none", i, in)
 					return
 				}
-				if msg := fmt.Sprint(r); !strings.Contains(msg, `"minimal"`) {
-					t.Errorf("Test %d: expected the panic to name \"minimal\", got %q", i, msg)
+				if msg := fmt.Sprint(r); !strings.Contains(msg, `"dnssec"`) {
+					t.Errorf("Test %d: expected the panic to name \"dnssec\", got %q", i, msg)
 				}
 			}()
 			directives(in)

@@ -1,0 +1,126 @@
+package ipsecoe
+
+import (
+	"github.com/coredns/coredns/plugin/dnssec"
+	"github.com/ipsecoe/ipsecoe/internal/index"
+
+	"github.com/miekg/dns"
+)
+
+// findSigner looks up the dnssec plugin of the server block; it runs at startup, once the
+// plugin chain is built.
+func findSigner(h any) *dnssec.Dnssec {
+	if d, ok := h.(dnssec.Dnssec); ok {
+		return &d
+	}
+	return nil
+}
+
+// storeFor is where the signatures of an RRset at n are kept.
+func (s *signer) storeFor(n index.Node) *sigStore {
+	if n.Explicit() {
+		return s.names
+	}
+	return s.others
+}
+
+// signAnswer appends to m.Answer the RRSIGs over each RRset in it (they are at owner, or
+// the zone's SOA and NS at its apex).
+func (p *IPSecOE) signAnswer(s *signer, m *dns.Msg, n index.Node, owner, lname, zone, server string) {
+	rrs := m.Answer
+	for i := 0; i < len(rrs); {
+		j := i + 1
+		for j < len(rrs) && rrs[j].Header().Rrtype == rrs[i].Header().Rrtype {
+			j++
+		}
+		t := rrs[i].Header().Rrtype
+		store, ln := s.storeFor(n), lname
+		if t == dns.TypeSOA || t == dns.TypeNS {
+			store, ln = s.others, zone
+		}
+		m.Answer = s.appendSigs(m.Answer, store, rrs[i].Header().Name, ln, t, rrs[i:j], rrs[i].Header().Ttl, server)
+		i = j
+	}
+}
+
+// blackLie is the NSEC of a denial at owner: it covers owner alone (its next name is the
+// least name below it, in lower case: a signed field) and lists types.
+func blackLie(owner, lname string, ttl uint32, types []uint16) *dns.NSEC {
+	return &dns.NSEC{
+		Hdr:        dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: ttl},
+		NextDomain: `\000.` + lname,
+		TypeBitMap: types,
+	}
+}
+
+// signedNSEC returns the NSEC of a denial at owner listing types and its RRSIGs. through
+// keys the signatures by the type asked as well, the bitmap depending on it.
+func (p *IPSecOE) signedNSEC(s *signer, n index.Node, owner, lname string, ttl uint32, types []uint16, qtype uint16, through bool, server string) []dns.RR {
+	nsec := blackLie(owner, lname, ttl, types)
+	store, t := s.storeFor(n), dns.TypeNSEC
+	if through {
+		store, t = s.others, qtype^0x8000 // a key of its own per type asked, apart from real types
+	}
+	set := []dns.RR{nsec}
+	return s.appendSigs(set, store, owner, lname, t, set, ttl, server)
+}
+
+// signedSOA returns the zone's SOA and its RRSIGs.
+func (p *IPSecOE) signedSOA(s *signer, zone string, serial uint32, server string) []dns.RR {
+	rr := soa(p.apexes[zone], p.negTTL(), serial)
+	set := []dns.RR{rr}
+	return s.appendSigs(set, s.others, zone, zone, dns.TypeSOA, set, rr.Hdr.Ttl, server)
+}
+
+// renew is the renewal pass: it walks the names of the index and signs again, ahead of
+// time, each RRset whose kept signatures come within renewBefore of expiring; then it
+// forgets the signatures of names that are gone. pc paces it.
+func (p *IPSecOE) renew(pc *index.Pacer) {
+	s, ix := p.signer.Load(), p.idx.Load()
+	if s == nil || ix == nil {
+		return
+	}
+	pass := s.pass.Add(1)
+	now := s.now()
+	var buf [160]byte
+	for id := range ix.Names() {
+		pc.Tick()
+		name := ix.Name(id)
+		zone := matchZone(p.Zones, name)
+		if !s.zones[zone] {
+			continue
+		}
+		n, _ := ix.Lookup(name)
+		if !n.Explicit() {
+			continue
+		}
+		for _, set := range p.keptSets(n, name, zone) {
+			t := set[0].Header().Rrtype
+			k, sum := s.names.key(name, t), rdataSum(s.names.seed, set)
+			had, sigs, ok := s.names.mark(k, pass, buf[:0])
+			if ok && had == sum && within(earliest(sigs), now, renewBefore) {
+				s.names.put(k, sum, s.sign(set, name, "", now, true), pass)
+			}
+		}
+	}
+	s.names.sweep(pass)
+}
+
+// keptSets are the RRsets at an explicit name whose signatures the names store keeps.
+func (p *IPSecOE) keptSets(n index.Node, name, zone string) [][]dns.RR {
+	var sets [][]dns.RR
+	if rrs := appendIPSECKEY(nil, n, name, p.ttl); len(rrs) > 0 {
+		sets = append(sets, rrs)
+	}
+	if rrs := appendIPSECA(nil, n, name, p.ttl); len(rrs) > 0 {
+		sets = append(sets, rrs)
+	}
+	if !p.through(name) {
+		types := denialTypes(n, 0, name == zone, false)
+		sets = append(sets, []dns.RR{blackLie(name, name, p.negTTL(), types)})
+	}
+	return sets
+}
+
+// through reports whether lname is in a fallthrough zone.
+func (p *IPSecOE) through(lname string) bool { return matchZone(p.Fall.Zones, lname) != "" }
