@@ -45,6 +45,10 @@ var (
 		Namespace: plugin.Namespace, Subsystem: name, Name: "denied_total",
 		Help: "Queries about IPSECA from clients outside allow, refused.",
 	}, []string{"server"})
+	signCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: name, Name: "signatures_total",
+		Help: "RRsets signed with the dnssec plugin's keys, by server (empty for the background renewal) and why: first, changed, due, renewed.",
+	}, []string{"server", "reason"})
 )
 
 // serverLabels are the server labels of the block's listeners, as metrics.WithServer gives

@@ -100,6 +100,7 @@ func (p *IPSecOE) renew(pc *index.Pacer) {
 			had, sigs, ok := s.names.mark(k, pass, buf[:0])
 			if ok && had == sum && within(earliest(sigs), now, renewBefore) {
 				s.names.put(k, sum, s.sign(set, name, "", now, true), pass)
+				signCount.WithLabelValues("", "renewed").Inc()
 			}
 		}
 	}

@@ -78,6 +78,15 @@ func (s *sigStore) get(k, sum uint64, buf []byte) ([]byte, bool) {
 	return append(buf, sh.entry(sl.at)...), true
 }
 
+// has reports whether the store holds signatures under k, for any rdata.
+func (s *sigStore) has(k uint64) bool {
+	sh := s.shard(k)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	_, ok := sh.m[k]
+	return ok
+}
+
 // entry returns the packed signatures at at; the shard's lock is held.
 func (sh *sigShard) entry(at uint32) []byte {
 	c := sh.chunks[at>>16]

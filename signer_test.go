@@ -1,0 +1,152 @@
+package ipsecoe
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/miekg/dns"
+)
+
+// TestSignaturesKept checks, on a fake clock, that an answer's signatures are made on its
+// first ask and then served as they are; that the renewal pass makes them again once they
+// come within renewBefore of expiring, and an ask within dueBefore does, each time over the
+// same data and valid at the clock's time; and that the pass makes none for names not asked.
+func TestSignaturesKept(t *testing.T) {
+	p := newTestPlugin(t, testKeyDir(t), "")
+	k := signWith(t, p, "example.com.")
+	s := p.signer.Load()
+	real := time.Now().UTC()
+	clock := real.Add(-132 * time.Hour) // 5.5 days back: the first signatures expire 2.5 days from now
+	s.now = func() time.Time { return clock }
+
+	ask := func(qname string, qtype uint16) *dns.RRSIG {
+		t.Helper()
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		if _, err := p.ServeDNS(context.Background(), rec, test.Case{Qname: qname, Qtype: qtype, Do: true}.Msg()); err != nil {
+			t.Fatal(err)
+		}
+		sec := rec.Msg.Answer
+		if len(sec) == 0 {
+			sec = rec.Msg.Ns
+		}
+		var sig *dns.RRSIG
+		for _, rr := range sec {
+			if x, ok := rr.(*dns.RRSIG); ok && (x.TypeCovered == qtype || x.TypeCovered == dns.TypeNSEC) {
+				sig = x
+			}
+		}
+		if sig == nil {
+			t.Fatalf("%s %s: no signature in %v", qname, dns.TypeToString[qtype], rec.Msg)
+		}
+		if verifySection(t, 0, k, sec) == 0 || !sig.ValidityPeriod(clock) {
+			t.Fatalf("%s %s: signature not valid at %s: %s", qname, dns.TypeToString[qtype], clock, sig)
+		}
+		return sig
+	}
+
+	tests := []struct {
+		qname string
+		qtype uint16
+	}{
+		{"gw.example.com.", dns.TypeIPSECKEY},
+		{"_53.ns1.example.com.", TypeIPSECA},
+		{"gw.example.com.", dns.TypeTXT}, // the NSEC at a name with keys
+	}
+	first := make([]*dns.RRSIG, len(tests))
+	for i, tc := range tests {
+		first[i] = ask(tc.qname, tc.qtype)
+		if again := ask(tc.qname, tc.qtype); again.Signature != first[i].Signature {
+			t.Errorf("Test %d: signed again on the second ask", i)
+		}
+		if want := uint32(clock.Add(8 * 24 * time.Hour).Unix()); first[i].Expiration != want {
+			t.Errorf("Test %d: expiration %d, want %d (8 days)", i, first[i].Expiration, want)
+		}
+	}
+	kept := s.names.len()
+
+	// 5.5 days on, the signatures are 2.5 days from expiring: still served, until the pass.
+	clock = real
+	for i, tc := range tests {
+		if got := ask(tc.qname, tc.qtype); got.Signature != first[i].Signature {
+			t.Errorf("Test %d: signed again before the renewal pass", i)
+		}
+	}
+	p.renew(nil)
+	renewed := make([]*dns.RRSIG, len(tests))
+	for i, tc := range tests {
+		renewed[i] = ask(tc.qname, tc.qtype)
+		if renewed[i].Signature == first[i].Signature || renewed[i].Expiration != uint32(clock.Add(8*24*time.Hour).Unix()) {
+			t.Errorf("Test %d: not renewed by the pass: %s", i, renewed[i])
+		}
+	}
+	if got := s.names.len(); got != kept {
+		t.Errorf("%d RRsets kept after the pass, want %d: it signed names nobody asked for, or lost some", got, kept)
+	}
+
+	// Seven days on, with no pass, an ask signs again.
+	clock = real.Add(7 * 24 * time.Hour)
+	for i, tc := range tests {
+		if got := ask(tc.qname, tc.qtype); got.Signature == renewed[i].Signature {
+			t.Errorf("Test %d: a signature a day from expiring was served", i)
+		}
+	}
+}
+
+// TestSignaturesFollowKeys checks that a kept signature is not served over other rdata: a
+// key file replaced on reload is signed again on its next ask, and the pass forgets the
+// signatures of a name that is gone.
+func TestSignaturesFollowKeys(t *testing.T) {
+	dir := testKeyDir(t)
+	p := newTestPlugin(t, dir, "")
+	k := signWith(t, p, "example.com.")
+	s := p.signer.Load()
+	ask := func(qname string) []dns.RR {
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		if _, err := p.ServeDNS(context.Background(), rec, test.Case{Qname: qname, Qtype: dns.TypeIPSECKEY, Do: true}.Msg()); err != nil {
+			t.Fatal(err)
+		}
+		if verifySection(t, 0, k, rec.Msg.Answer) != 1 {
+			t.Fatalf("%s: answer not signed once: %v", qname, rec.Msg)
+		}
+		return rec.Msg.Answer
+	}
+	before := ask("gw.example.com.")
+	n := s.names.len()
+	replaceKeys(t, dir, "gw.example.com")
+	p.load()
+	after := ask("gw.example.com.")
+	if after[0].String() == before[0].String() {
+		t.Fatal("the key did not change on reload")
+	}
+	if s.names.len() != n {
+		t.Errorf("%d RRsets kept, want %d: the new signature is not in place of the old", s.names.len(), n)
+	}
+	removeKeys(t, dir, "gw.example.com")
+	p.load()
+	p.renew(nil)
+	if s.names.len() != n-1 {
+		t.Errorf("%d RRsets kept after the pass, want %d", s.names.len(), n-1)
+	}
+}
+
+// replaceKeys puts another key in owner's file of dir.
+func replaceKeys(t *testing.T, dir, owner string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "vectors", "keys", "rsa2048.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, owner+".pem"), data)
+}
+
+// removeKeys removes owner's file of dir.
+func removeKeys(t *testing.T, dir, owner string) {
+	t.Helper()
+	must(t, os.Remove(filepath.Join(dir, owner+".pem")))
+}
