@@ -47,7 +47,7 @@ type IPSecOE struct {
 
 	idx    atomic.Pointer[index.Index]
 	signer atomic.Pointer[signer] // signs with the server block's dnssec plugin, if any
-	xfer   *transfer.Transfer            // and its transfer plugin: zone transfers and NOTIFY
+	xfer   *transfer.Transfer     // and its transfer plugin: zone transfers and NOTIFY
 	stop   chan struct{}
 	done   chan struct{}
 
