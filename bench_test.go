@@ -3,11 +3,15 @@ package ipsecoe
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 
 	e2e "github.com/ipsecoe/ipsecoe/test"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/dnssec"
+	"github.com/coredns/coredns/plugin/pkg/cache"
 	"github.com/coredns/coredns/plugin/whoami"
 
 	"github.com/miekg/dns"
@@ -72,14 +76,30 @@ func BenchmarkServeDNS(b *testing.B) {
 	b.Run("whoami", func(b *testing.B) {
 		runServe(b, whoamiHandler, "7.3.0.10.in-addr.arpa.", dns.TypeA)
 	})
-	for _, tc := range cases {
-		b.Run(tc.name, func(b *testing.B) {
-			w := runServe(b, p, tc.qname, tc.qtype)
-			if w.msg.Rcode != tc.rcode || len(w.msg.Answer) != tc.answers {
-				b.Fatalf("%s: rcode %s, %d answers; want %s, %d", tc.qname, dns.RcodeToString[w.msg.Rcode],
-					len(w.msg.Answer), dns.RcodeToString[tc.rcode], tc.answers)
-			}
-		})
+	// unsigned: the plugin alone; signed: before dnssec, as the binary chains them, serving
+	// the signatures it keeps; dnssec: after dnssec, which signs every answer as it passes.
+	signed := benchPlugin(b, e2e.HostKeyDir(b, 1000))
+	signWith(b, signed, "10.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.")
+	after := benchPlugin(b, e2e.HostKeyDir(b, 1000))
+	dk, _ := zoneKey(b, "10.in-addr.arpa.")
+	d := dnssec.New([]string{"10.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa."}, []*dnssec.DNSKEY{dk}, false, after, cache.New[[]dns.RR](10000))
+	for _, setup := range []struct {
+		name string
+		h    plugin.Handler
+	}{{"unsigned", p}, {"signed", signed}, {"dnssec", d}} {
+		for _, tc := range cases {
+			b.Run(setup.name+"/"+tc.name, func(b *testing.B) {
+				w := runServe(b, setup.h, tc.qname, tc.qtype)
+				rcode := tc.rcode
+				if setup.name != "unsigned" && strings.HasSuffix(tc.qname, ".arpa.") {
+					rcode = dns.RcodeSuccess // a signed NXDOMAIN is a NODATA
+				}
+				if w.msg.Rcode != rcode || len(w.msg.Answer)-countType(w.msg.Answer, dns.TypeRRSIG) != tc.answers {
+					b.Fatalf("%s: rcode %s, %d answers; want %s, %d", tc.qname, dns.RcodeToString[w.msg.Rcode],
+						len(w.msg.Answer), dns.RcodeToString[rcode], tc.answers)
+				}
+			})
+		}
 	}
 }
 

@@ -36,12 +36,12 @@ func zoneKey(t testing.TB, zone string) (*dnssec.DNSKEY, *dns.DNSKEY) {
 	return dk, k
 }
 
-// signWith chains p before a dnssec plugin for zone, with a new key, as the binary orders
-// them, and returns the key.
-func signWith(t testing.TB, p *IPSecOE, zone string) *dns.DNSKEY {
+// signWith chains p before a dnssec plugin for zones, with a new key of the first, as the
+// binary orders them, and returns the key.
+func signWith(t testing.TB, p *IPSecOE, zones ...string) *dns.DNSKEY {
 	t.Helper()
-	dk, k := zoneKey(t, zone)
-	d := dnssec.New([]string{zone}, []*dnssec.DNSKEY{dk}, false, p.Next, cache.New[[]dns.RR](100))
+	dk, k := zoneKey(t, zones[0])
+	d := dnssec.New(zones, []*dnssec.DNSKEY{dk}, false, p.Next, cache.New[[]dns.RR](100))
 	p.Next = d
 	p.signer.Store(newSigner(&d, p.Zones, p.apexes))
 	return k

@@ -229,8 +229,17 @@ func rdataSum(seed maphash.Seed, rrs []dns.RR) uint64 {
 			for _, t := range x.TypeBitMap {
 				h.Write(binary.BigEndian.AppendUint16(b[:0], t))
 			}
+		case *dns.SOA:
+			h.WriteString(x.Ns)
+			h.WriteByte(0)
+			h.WriteString(x.Mbox)
+			for _, v := range []uint32{x.Serial, x.Refresh, x.Retry, x.Expire, x.Minttl} {
+				h.Write(binary.BigEndian.AppendUint32(b[:0], v))
+			}
+		case *dns.NS:
+			h.WriteString(x.Ns)
 		default:
-			h.WriteString(rr.String()) // SOA and NS: once per zone and serial
+			h.WriteString(rr.String()) // not a type the plugin serves
 		}
 		h.WriteByte(0xff)
 	}
