@@ -168,8 +168,16 @@ func (s *signer) appendSigs(dst []dns.RR, store *sigStore, owner, lname string, 
 	sigs, ok := store.get(k, sum, buf[:0])
 	now := s.now()
 	if !ok || within(earliest(sigs), now, dueBefore) {
+		reason := "due"
+		if !ok {
+			reason = "first"
+			if store.has(k) {
+				reason = "changed"
+			}
+		}
 		sigs = s.sign(rrs, lname, server, now, ok)
 		store.put(k, sum, sigs, s.pass.Load())
+		signCount.WithLabelValues(server, reason).Inc()
 	}
 	return s.unpack(dst, sigs, owner, t, ttl)
 }

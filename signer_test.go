@@ -9,6 +9,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/miekg/dns"
 )
@@ -120,7 +121,11 @@ func TestSignaturesFollowKeys(t *testing.T) {
 	n := s.names.len()
 	replaceKeys(t, dir, "gw.example.com")
 	p.load()
+	changed := testutil.ToFloat64(signCount.WithLabelValues("", "changed"))
 	after := ask("gw.example.com.")
+	if got := testutil.ToFloat64(signCount.WithLabelValues("", "changed")) - changed; got != 1 {
+		t.Errorf("%v signings counted as changed, want 1", got)
+	}
 	if after[0].String() == before[0].String() {
 		t.Fatal("the key did not change on reload")
 	}

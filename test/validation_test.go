@@ -1,7 +1,7 @@
 package test
 
-// The validation tests run the real CoreDNS binary (cmd/coredns), with the dnssec plugin
-// signing in front of ipsecoe, and check its answers with real validators: BIND's delv and
+// The validation tests run the real CoreDNS binary (cmd/coredns), ipsecoe signing its
+// answers with the keys of the dnssec plugin of its block, and check its answers with real validators: BIND's delv and
 // a validating unbound, each trusting the zone's DNSKEY (made by dnssec-keygen) as a local
 // trust anchor. They cover positive answers of every gateway type, IPSECA, the apex,
 // denials at owners, at empty non-terminals and at names that do not exist, a wrong trust
