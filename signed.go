@@ -77,8 +77,8 @@ func (p *IPSecOE) signedSOA(s *signer, zone string, serial uint32, server string
 // forgets the signatures of names that are gone. pc paces it.
 func (p *IPSecOE) renew(pc *index.Pacer) {
 	s, ix := p.signer.Load(), p.idx.Load()
-	if s == nil || ix == nil {
-		return
+	if s == nil || ix == nil || s.names.len() == 0 {
+		return // nothing kept: nothing to renew or forget
 	}
 	pass := s.pass.Add(1)
 	now := s.now()
