@@ -47,7 +47,7 @@ var (
 	}, []string{"server"})
 	signCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace, Subsystem: name, Name: "signatures_total",
-		Help: "RRsets signed with the dnssec plugin's keys, by server (empty for the background renewal) and why: first, changed, due, renewed.",
+		Help: "RRsets signed with the dnssec plugin's keys, by server (empty for the background renewal) and why: first (for this rdata), due, renewed.",
 	}, []string{"server", "reason"})
 )
 

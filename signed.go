@@ -74,7 +74,7 @@ func (p *IPSecOE) signedSOA(s *signer, zone string, serial uint32, server string
 
 // renew is the renewal pass: it walks the names of the index and signs again, ahead of
 // time, each RRset whose kept signatures come within renewBefore of expiring; then it
-// forgets the signatures of names that are gone. pc paces it.
+// forgets the signatures of names that are gone, and of rdata that changed. pc paces it.
 func (p *IPSecOE) renew(pc *index.Pacer) {
 	s, ix := p.signer.Load(), p.idx.Load()
 	if s == nil || ix == nil || s.names.len() == 0 {
@@ -96,10 +96,10 @@ func (p *IPSecOE) renew(pc *index.Pacer) {
 		}
 		for _, set := range p.keptSets(n, name, zone) {
 			t := set[0].Header().Rrtype
-			k, sum := s.names.key(name, t), rdataSum(s.names.seed, set)
-			had, sigs, ok := s.names.mark(k, pass, buf[:0])
-			if ok && had == sum && within(earliest(sigs), now, renewBefore) {
-				s.names.put(k, sum, s.sign(set, name, "", now, true), pass)
+			k := s.names.key(name, t, rdataSum(s.names.seed, set))
+			sigs, ok := s.names.mark(k, pass, buf[:0])
+			if ok && within(earliest(sigs), now, renewBefore) {
+				s.names.put(k, s.sign(set, name, "", now, true), pass)
 				signCount.WithLabelValues("", "renewed").Inc()
 			}
 		}

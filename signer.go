@@ -156,27 +156,24 @@ func within(expir uint32, now time.Time, d time.Duration) bool {
 }
 
 // appendSigs appends to dst the RRSIGs over rrs, an RRset at owner (lname in lower case)
-// with TTL ttl, from store, where they are kept under (lname, key): kept ones, or made now
-// when there are none for this rdata or they are due.
+// with TTL ttl, from store, where they are kept under (lname, key, rdata): kept ones, or
+// made now when there are none or they are due.
 func (s *signer) appendSigs(dst []dns.RR, store *sigStore, owner, lname string, key uint16, rrs []dns.RR, ttl uint32, server string) []dns.RR {
 	if len(rrs) == 0 {
 		return dst
 	}
 	t := rrs[0].Header().Rrtype
-	k, sum := store.key(lname, key), rdataSum(store.seed, rrs)
+	k := store.key(lname, key, rdataSum(store.seed, rrs))
 	var buf [160]byte
-	sigs, ok := store.get(k, sum, buf[:0])
+	sigs, ok := store.get(k, buf[:0])
 	now := s.now()
 	if !ok || within(earliest(sigs), now, dueBefore) {
-		reason := "due"
-		if !ok {
-			reason = "first"
-			if store.has(k) {
-				reason = "changed"
-			}
+		reason := "first"
+		if ok {
+			reason = "due"
 		}
 		sigs = s.sign(rrs, lname, server, now, ok)
-		store.put(k, sum, sigs, s.pass.Load())
+		store.put(k, sigs, s.pass.Load())
 		signCount.WithLabelValues(server, reason).Inc()
 	}
 	return s.unpack(dst, sigs, owner, t, ttl)

@@ -3,17 +3,19 @@ package ipsecoe
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math/rand/v2"
 	"sync"
 )
 
-// sigStore keeps RRSIGs with the RRset they sign, keyed by the owner (lower case) and
-// type, and checked against a sum of the RRset's rdata: a key swapped on reload misses,
-// and is signed again. The signatures are held as bytes in chunks of sigChunk octets,
-// about 90 octets for an ECDSA or Ed25519 signature, with nothing for the garbage
-// collector to trace; the owner name is not stored, so the background renewal walks the
-// names of the index to find them again. A store with a capacity forgets an entry at
-// random when full: for names the index does not list (addresses inside a gateway
-// prefix, denials at names that do not exist).
+// sigStore keeps RRSIGs with the RRset they sign, keyed by a hash of the owner (lower
+// case), the type and the rdata: a key swapped on reload has a new key, and is signed
+// again. The signatures are held as bytes in chunks of sigChunk octets, about 80 octets
+// for an ECDSA or Ed25519 signature, and found through open-addressing tables of plain
+// integers, with nothing for the garbage collector to trace; the owner name is not stored,
+// so the background renewal walks the names of the index to find them again, and forgets
+// what it did not find. A store with a capacity forgets an entry at random when full: for
+// names the index does not list (addresses inside a gateway prefix, denials at names that
+// do not exist).
 type sigStore struct {
 	seed     maphash.Seed
 	capacity int // entries per shard, 0 for no bound
@@ -25,21 +27,17 @@ const (
 	sigChunk  = 64 << 10
 )
 
+// sigShard is one table. keys[i] is 0 for an empty slot; at[i] is where its signatures
+// are, chunk<<16 | offset; mark[i] is the renewal pass that last saw it, modulo 256.
 type sigShard struct {
 	mu      sync.RWMutex
-	m       map[uint64]sigSlot
+	keys    []uint64
+	at      []uint32
+	mark    []uint8
+	n       int
 	chunks  [][]byte
 	garbage int // octets of chunks no slot refers to any more
 	live    int
-}
-
-// sigSlot is where one RRset's signatures are: chunk<<16 | offset, and the sum of the
-// rdata they were made over. mark is the renewal pass that last saw the owner in the
-// index (see sweep).
-type sigSlot struct {
-	sum  uint64
-	at   uint32
-	mark uint32
 }
 
 func newSigStore(capacity int) *sigStore {
@@ -47,44 +45,49 @@ func newSigStore(capacity int) *sigStore {
 	if capacity > 0 {
 		s.capacity = max(1, capacity/sigShards)
 	}
-	for i := range s.shards {
-		s.shards[i].m = map[uint64]sigSlot{}
-	}
 	return s
 }
 
-// key is the store's key of lname's RRset of type t.
-func (s *sigStore) key(lname string, t uint16) uint64 {
+// key is the store's key of lname's RRset of type t whose rdata has sum sum; never 0.
+func (s *sigStore) key(lname string, t uint16, sum uint64) uint64 {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	h.WriteString(lname)
-	h.WriteByte(byte(t >> 8))
-	h.WriteByte(byte(t))
-	return h.Sum64()
+	var b [10]byte
+	binary.BigEndian.PutUint16(b[:], t)
+	binary.BigEndian.PutUint64(b[2:], sum)
+	h.Write(b[:])
+	return h.Sum64() | 1
 }
 
 func (s *sigStore) shard(k uint64) *sigShard { return &s.shards[k>>58] }
 
-// get returns the signatures stored under k, if they were made over rdata of sum; the
-// returned bytes are a copy (see packSigs for their form).
-func (s *sigStore) get(k, sum uint64, buf []byte) ([]byte, bool) {
-	sh := s.shard(k)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	sl, ok := sh.m[k]
-	if !ok || sl.sum != sum {
-		return buf, false
+// find returns the slot of k, or of the empty slot where it would go.
+func (sh *sigShard) find(k uint64) (int, bool) {
+	if len(sh.keys) == 0 {
+		return -1, false
 	}
-	return append(buf, sh.entry(sl.at)...), true
+	mask := len(sh.keys) - 1
+	for i := int(k) & mask; ; i = (i + 1) & mask {
+		switch sh.keys[i] {
+		case k:
+			return i, true
+		case 0:
+			return i, false
+		}
+	}
 }
 
-// has reports whether the store holds signatures under k, for any rdata.
-func (s *sigStore) has(k uint64) bool {
+// get appends the signatures stored under k to buf (see signer.sign for their form).
+func (s *sigStore) get(k uint64, buf []byte) ([]byte, bool) {
 	sh := s.shard(k)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	_, ok := sh.m[k]
-	return ok
+	i, ok := sh.find(k)
+	if !ok {
+		return buf, false
+	}
+	return append(buf, sh.entry(sh.at[i])...), true
 }
 
 // entry returns the packed signatures at at; the shard's lock is held.
@@ -95,32 +98,75 @@ func (sh *sigShard) entry(at uint32) []byte {
 	return c[off+2 : off+2+n]
 }
 
-// put stores packed signatures under k for rdata of sum, marked with pass mark.
-func (s *sigStore) put(k, sum uint64, sigs []byte, mark uint32) {
+// put stores packed signatures under k, marked as seen by pass.
+func (s *sigStore) put(k uint64, sigs []byte, pass uint32) {
 	if len(sigs) == 0 || len(sigs)+2 > sigChunk {
 		return
 	}
 	sh := s.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if old, ok := sh.m[k]; ok {
-		sh.drop(old)
-	} else if s.capacity > 0 && len(sh.m) >= s.capacity {
-		for victim, sl := range sh.m { // map order is random enough to evict by
-			sh.drop(sl)
-			delete(sh.m, victim)
-			break
+	i, ok := sh.find(k)
+	if ok {
+		sh.drop(sh.at[i])
+	} else {
+		if s.capacity > 0 && sh.n >= s.capacity {
+			sh.remove(sh.victim())
 		}
+		if 4*(sh.n+1) > 3*len(sh.keys) {
+			sh.grow()
+		}
+		i, _ = sh.find(k)
+		sh.keys[i] = k
+		sh.n++
 	}
 	if sh.garbage > sigChunk && sh.garbage > sh.live {
 		sh.compact()
 	}
-	sh.m[k] = sigSlot{sum: sum, at: sh.add(sigs), mark: mark}
+	sh.at[i], sh.mark[i] = sh.add(sigs), uint8(pass)
 }
 
-// drop counts the octets of sl as garbage.
-func (sh *sigShard) drop(sl sigSlot) {
-	n := len(sh.entry(sl.at)) + 2
+// victim is an occupied slot picked at random.
+func (sh *sigShard) victim() int {
+	mask := len(sh.keys) - 1
+	i := rand.IntN(len(sh.keys))
+	for sh.keys[i] == 0 {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+// remove empties slot i, moving back the entries after it that probed past it.
+func (sh *sigShard) remove(i int) {
+	sh.drop(sh.at[i])
+	mask := len(sh.keys) - 1
+	for j := (i + 1) & mask; sh.keys[j] != 0; j = (j + 1) & mask {
+		home := int(sh.keys[j]) & mask
+		if (j-home)&mask >= (j-i)&mask { // j's probe passed i: move it there
+			sh.keys[i], sh.at[i], sh.mark[i] = sh.keys[j], sh.at[j], sh.mark[j]
+			i = j
+		}
+	}
+	sh.keys[i] = 0
+	sh.n--
+}
+
+// grow doubles the table.
+func (sh *sigShard) grow() {
+	keys, at, mark := sh.keys, sh.at, sh.mark
+	size := max(64, 2*len(keys))
+	sh.keys, sh.at, sh.mark = make([]uint64, size), make([]uint32, size), make([]uint8, size)
+	for j, k := range keys {
+		if k != 0 {
+			i, _ := sh.find(k)
+			sh.keys[i], sh.at[i], sh.mark[i] = k, at[j], mark[j]
+		}
+	}
+}
+
+// drop counts the octets at at as garbage.
+func (sh *sigShard) drop(at uint32) {
+	n := len(sh.entry(at)) + 2
 	sh.garbage += n
 	sh.live -= n
 }
@@ -145,40 +191,41 @@ func (sh *sigShard) add(sigs []byte) uint32 {
 func (sh *sigShard) compact() {
 	old := sh.chunks
 	sh.chunks, sh.garbage, sh.live = nil, 0, 0
-	for k, sl := range sh.m {
-		c := old[sl.at>>16]
-		off := int(sl.at & 0xffff)
-		n := int(binary.BigEndian.Uint16(c[off:]))
-		sl.at = sh.add(c[off+2 : off+2+n])
-		sh.m[k] = sl
+	for i, k := range sh.keys {
+		if k != 0 {
+			c := old[sh.at[i]>>16]
+			off := int(sh.at[i] & 0xffff)
+			n := int(binary.BigEndian.Uint16(c[off:]))
+			sh.at[i] = sh.add(c[off+2 : off+2+n])
+		}
 	}
 }
 
-// mark records that pass saw the entry under k, and returns its sum and signatures.
-func (s *sigStore) mark(k uint64, pass uint32, buf []byte) (sum uint64, sigs []byte, ok bool) {
+// mark records that pass saw the entry under k, and appends its signatures to buf.
+func (s *sigStore) mark(k uint64, pass uint32, buf []byte) ([]byte, bool) {
 	sh := s.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sl, ok := sh.m[k]
+	i, ok := sh.find(k)
 	if !ok {
-		return 0, buf, false
+		return buf, false
 	}
-	sl.mark = pass
-	sh.m[k] = sl
-	return sl.sum, append(buf, sh.entry(sl.at)...), true
+	sh.mark[i] = uint8(pass)
+	return append(buf, sh.entry(sh.at[i])...), true
 }
 
 // sweep forgets every entry that neither pass nor a query since it began saw: signatures
-// of names no longer in the index.
+// of names no longer in the index, or of their rdata before it changed.
 func (s *sigStore) sweep(pass uint32) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for k, sl := range sh.m {
-			if sl.mark != pass {
-				sh.drop(sl)
-				delete(sh.m, k)
+		for j := 0; j < len(sh.keys); {
+			if sh.keys[j] != 0 && sh.mark[j] != uint8(pass) {
+				sh.remove(j) // an entry may move into j: look at it again
+				continue
 			}
+			j++
 		}
 		if sh.garbage > sh.live {
 			sh.compact()
@@ -193,7 +240,7 @@ func (s *sigStore) len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		n += len(sh.m)
+		n += sh.n
 		sh.mu.RUnlock()
 	}
 	return n
