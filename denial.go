@@ -63,7 +63,7 @@ func denialTypes(n index.Node, qtype uint16, apex, through bool) []uint16 {
 // given as NODATA, as dnssec's black lies do). A question for NSEC gets the NSEC itself.
 func (p *IPSecOE) signedDenial(s *signer, m *dns.Msg, n index.Node, qname, lname, zone string, serial uint32, server string) {
 	qtype := m.Question[0].Qtype
-	nsec := p.signedNSEC(s, n, qname, lname, p.negTTL(), denialTypes(n, qtype, lname == zone, false), qtype, false, server)
+	nsec := p.signedNSEC(s, n, qname, lname, p.negTTL(), denialTypes(n, qtype, lname == zone, false), false, server)
 	m.Rcode = dns.RcodeSuccess
 	if qtype == dns.TypeNSEC {
 		m.Answer = nsec
@@ -111,7 +111,7 @@ func (w *denialWriter) WriteMsg(m *dns.Msg) error {
 	}
 	qtype := w.state.QType()
 	types := denialTypes(w.n, qtype, w.apex, true)
-	m.Ns = append(ns, w.p.signedNSEC(w.s, w.n, w.state.QName(), w.state.Name(), ttl, types, qtype, true, w.server)...)
+	m.Ns = append(ns, w.p.signedNSEC(w.s, w.n, w.state.QName(), w.state.Name(), ttl, types, true, w.server)...)
 	return w.ResponseWriter.WriteMsg(m)
 }
 

@@ -87,7 +87,7 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 			m.Ns = []dns.RR{soa(p.apexes[zone], p.negTTL(), ix.Serial())}
 		}
 	} else if signed {
-		p.signAnswer(s, m, n, qname, lname, zone, server)
+		p.signAnswer(s, m, n, lname, zone, server)
 	}
 	w.WriteMsg(m)
 	responseCount.WithLabelValues(server, typeLabel(qtype), dns.RcodeToString[m.Rcode]).Inc()

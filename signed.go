@@ -24,9 +24,9 @@ func (s *signer) storeFor(n index.Node) *sigStore {
 	return s.others
 }
 
-// signAnswer appends to m.Answer the RRSIGs over each RRset in it (they are at owner, or
-// the zone's SOA and NS at its apex).
-func (p *IPSecOE) signAnswer(s *signer, m *dns.Msg, n index.Node, owner, lname, zone, server string) {
+// signAnswer appends to m.Answer the RRSIGs over each RRset in it: n's records at lname,
+// in the query's case, or the zone's SOA and NS at its apex.
+func (p *IPSecOE) signAnswer(s *signer, m *dns.Msg, n index.Node, lname, zone, server string) {
 	rrs := m.Answer
 	for i := 0; i < len(rrs); {
 		j := i + 1
@@ -38,7 +38,7 @@ func (p *IPSecOE) signAnswer(s *signer, m *dns.Msg, n index.Node, owner, lname, 
 		if t == dns.TypeSOA || t == dns.TypeNS {
 			store, ln = s.others, zone
 		}
-		m.Answer = s.appendSigs(m.Answer, store, rrs[i].Header().Name, ln, t, rrs[i:j], rrs[i].Header().Ttl, server)
+		m.Answer = s.appendSigs(m.Answer, store, rrs[i].Header().Name, ln, rrs[i:j], rrs[i].Header().Ttl, server)
 		i = j
 	}
 }
@@ -53,23 +53,23 @@ func blackLie(owner, lname string, ttl uint32, types []uint16) *dns.NSEC {
 	}
 }
 
-// signedNSEC returns the NSEC of a denial at owner listing types and its RRSIGs. through
-// keys the signatures by the type asked as well, the bitmap depending on it.
-func (p *IPSecOE) signedNSEC(s *signer, n index.Node, owner, lname string, ttl uint32, types []uint16, qtype uint16, through bool, server string) []dns.RR {
-	nsec := blackLie(owner, lname, ttl, types)
-	store, t := s.storeFor(n), dns.TypeNSEC
+// signedNSEC returns the NSEC of a denial at owner listing types, and its RRSIGs. In
+// fallthrough mode the bitmap depends on the type asked, and the signatures go to the
+// bounded store.
+func (p *IPSecOE) signedNSEC(s *signer, n index.Node, owner, lname string, ttl uint32, types []uint16, through bool, server string) []dns.RR {
+	store := s.storeFor(n)
 	if through {
-		store, t = s.others, qtype^0x8000 // a key of its own per type asked, apart from real types
+		store = s.others
 	}
-	set := []dns.RR{nsec}
-	return s.appendSigs(set, store, owner, lname, t, set, ttl, server)
+	set := []dns.RR{blackLie(owner, lname, ttl, types)}
+	return s.appendSigs(set, store, owner, lname, set, ttl, server)
 }
 
 // signedSOA returns the zone's SOA and its RRSIGs.
 func (p *IPSecOE) signedSOA(s *signer, zone string, serial uint32, server string) []dns.RR {
 	rr := soa(p.apexes[zone], p.negTTL(), serial)
 	set := []dns.RR{rr}
-	return s.appendSigs(set, s.others, zone, zone, dns.TypeSOA, set, rr.Hdr.Ttl, server)
+	return s.appendSigs(set, s.others, zone, zone, set, rr.Hdr.Ttl, server)
 }
 
 // renew is the renewal pass: it walks the names of the index and signs again, ahead of

@@ -156,14 +156,14 @@ func within(expir uint32, now time.Time, d time.Duration) bool {
 }
 
 // appendSigs appends to dst the RRSIGs over rrs, an RRset at owner (lname in lower case)
-// with TTL ttl, from store, where they are kept under (lname, key, rdata): kept ones, or
+// with TTL ttl, from store, where they are kept under (lname, type, rdata): kept ones, or
 // made now when there are none or they are due.
-func (s *signer) appendSigs(dst []dns.RR, store *sigStore, owner, lname string, key uint16, rrs []dns.RR, ttl uint32, server string) []dns.RR {
+func (s *signer) appendSigs(dst []dns.RR, store *sigStore, owner, lname string, rrs []dns.RR, ttl uint32, server string) []dns.RR {
 	if len(rrs) == 0 {
 		return dst
 	}
 	t := rrs[0].Header().Rrtype
-	k := store.key(lname, key, rdataSum(store.seed, rrs))
+	k := store.key(lname, t, rdataSum(store.seed, rrs))
 	var buf [160]byte
 	sigs, ok := store.get(k, buf[:0])
 	now := s.now()
