@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh: measures the ipsecoe plugin against CoreDNS's whoami, file, file+dnssec,
 # template and template+dnssec with dnsperf, the server pinned to one core and dnsperf to
-# another, and prints QPS, latency, resident memory and the ratios of the performance
-# brief. See bench/README.md. Everything is set from the environment:
+# another, and prints QPS, latency, resident memory, ipsecoe's first load (build time, peak
+# and settled memory) and the ratios of the performance brief. See bench/README.md.
+# Everything is set from the environment:
 #
 #   BENCH_SIZES="1000 100000"  key counts (1000000 works: allow minutes for keys and zone)
 #   BENCH_ROUNDS=3             rounds; each round alternates whoami with every server
@@ -15,7 +16,7 @@
 #   BENCH_PORT=15380           port on 127.0.0.1
 #   BENCH_CACHE_CAPACITY=auto  dnssec cache_capacity: auto is max(10000, 2 x keys)
 #   BENCH_IPSECOE_RELOAD=      ipsecoe "reload" value; empty: the plugin's default (5s)
-#   BENCH_WARMUP=0             1: one unmeasured pass over each query set before it is measured
+#   BENCH_WARMUP=1             one unmeasured pass over each query set before it is measured; 0: none
 #   BENCH_WORK=bench/.work     binaries, keys, zone files, query files, logs and results
 #   BENCH_READY_TIMEOUT=900    seconds a server may take to answer after it starts
 set -euo pipefail
@@ -37,9 +38,11 @@ CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 PORT=${BENCH_PORT:-15380}
 CACHE_CAPACITY=${BENCH_CACHE_CAPACITY:-auto}
 IPSECOE_RELOAD=${BENCH_IPSECOE_RELOAD:-}
-WARMUP=${BENCH_WARMUP:-0}
+WARMUP=${BENCH_WARMUP:-1}
 WORK=${BENCH_WORK:-$ROOT/bench/.work}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-900}
+# Seconds ipsecoe is left alone after its first load before its settled memory is read.
+LOAD_SETTLE=2
 
 die() {
   echo "bench: $*" >&2
@@ -67,12 +70,21 @@ case $WORK in /*) ;; *) WORK=$ROOT/$WORK ;; esac
 # --- summary -------------------------------------------------------------------------------
 
 summarize() {
-  awk -F'\t' -v sizes="$SIZES" -v servers="whoami $SERVERS" -v rounds="$ROUNDS" '
+  awk -F'\t' -v sizes="$SIZES" -v servers="whoami $SERVERS" -v rounds="$ROUNDS" -v warmup="${WARMUP:-?}" -v settle="$LOAD_SETTLE" '
     function median(src, k,   a, i, j, t) {
       if (k == 0) return ""
       for (i = 1; i <= k; i++) a[i] = src[i]
       for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
       return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+    }
+    # known(x): a measured value, not "-" (not measured, or a column older results lack).
+    function known(x) { return x != "-" && x != "" }
+    function fmt(f, x) { return known(x) ? sprintf(f, x) : "-" }
+    function verdict(ok) { return ok ? "met" : "NOT met" }
+    # ratio N SERVER SET TARGET prints a same-run ratio to whoami against its target.
+    function ratio(n, s, q, want) {
+      if (!((n, s, q) in RATIO)) return
+      printf "  %-8s %-14s %-9s / %-15s %6.3f  (>= %.1f)  %s\n", n, s, q, "whoami", RATIO[n, s, q], want, verdict(RATIO[n, s, q] >= want)
     }
     function setsof(s) {
       if (s == "whoami") return "whoami"
@@ -88,7 +100,12 @@ summarize() {
       QPS[key, c] = $5; P99[key, c] = $14; AVG[key, c] = $10; RSS[key, c] = $15; CPU[key, c] = (NF >= 21 ? $21 : -1)
       FAIL[key] += $8; ROUND[key, c] = r
       R[key, r] = $5
-      if ($20 != "-" && $20 != "") { LOADS[n, s, ++nload[n, s]] = $20; LOAD[n, s] = 1 }
+      # The first load, once per server start (every row of a start repeats it); load_hwm_kib
+      # and load_rss_kib ($22, $23) are missing from results made before they were added.
+      if (known($20) && !((n, s, r) in FL)) {
+        FL[n, s, r] = 1; k = ++nload[n, s]; LOAD[n, s] = 1
+        LOADS[n, s, k] = $20; LHWM[n, s, k] = (NF >= 23 ? $22 : "-"); LRSS[n, s, k] = (NF >= 23 ? $23 : "-")
+      }
       READY[n, s, ++nready[n, s]] = $19
       if (s == "whoami") { w = ++nw[n, r]; W[n, r, w] = $5 }
     }
@@ -141,12 +158,33 @@ summarize() {
         printf "  %-8s %-16s ready %7.2fs%s\n", n, s, median(tmp, k), ld
       }
 
-      printf "\ntargets (the performance brief; the brief sets the QPS targets at 1k and 1M keys, memory and\nbuild time at 1M; other sizes are shown for the trend):\n"
+      # First load: medians over the server starts (one a round) of the build time, the peak
+      # (VmHWM once loaded), the settled RSS (VmRSS settle seconds later) and their ratio.
+      printf "\nfirst load (ipsecoe, before any query set: index build from its log line; peak = VmHWM, reached\n"
+      printf "while loading; settled = VmRSS %s s after the load; medians over rounds):\n", settle
+      printf "  %-8s %-16s %8s %9s %12s %13s  %s\n", "size", "server", "build s", "peak MiB", "settled MiB", "peak/settled", "build (< 10 s at 1M)"
+      for (i = 1; i <= ns; i++) for (j = 1; j <= nsv; j++) {
+        n = S[i]; s = SV[j]; k = nload[n, s]
+        if (s !~ /^ipsecoe/ || !k) continue
+        delete th; delete tr; delete tq; kh = 0; kq = 0
+        for (x = 1; x <= k; x++) if (known(LHWM[n, s, x]) && known(LRSS[n, s, x])) {
+          th[++kh] = LHWM[n, s, x]; tr[kh] = LRSS[n, s, x]
+          if (LRSS[n, s, x] > 0) tq[++kq] = LHWM[n, s, x] / LRSS[n, s, x]
+        }
+        PEAK[n, s] = kh ? median(th, kh) / 1024 : "-"; SETTLED[n, s] = kh ? median(tr, kh) / 1024 : "-"
+        PR[n, s] = kq ? median(tq, kq) : "-"
+        printf "  %-8s %-16s %8.3f %9s %12s %13s  %s\n", n, s, LOADM[n, s], fmt("%.1f", PEAK[n, s]), fmt("%.1f", SETTLED[n, s]),
+          fmt("%.2f", PR[n, s]), verdict(LOADM[n, s] < 10)
+      }
+      printf "(peak/settled target: <= 1.3; \"-\": not measured, in results made before the first-load columns)\n"
+
+      printf "\ntargets (QPS: ratio to whoami in the same round, median over rounds; the QPS targets are set at 1k\n"
+      printf "and 1M keys, memory and the first load at 1M; other sizes are shown for the trend):\n"
       for (i = 1; i <= ns; i++) {
         n = S[i]
         split("hot random gw6 ipseca nodata nxdomain", T, " ")
-        for (l = 1; l <= 6; l++) if ((n, "ipsecoe", T[l]) in RATIO)
-          printf "  %-8s %-14s %-9s / %-15s %6.3f  (>= 0.9)  %s\n", n, "ipsecoe", T[l], "whoami", RATIO[n, "ipsecoe", T[l]], (RATIO[n, "ipsecoe", T[l]] >= 0.9 ? "met" : "NOT met")
+        for (l = 1; l <= 6; l++) ratio(n, "ipsecoe", T[l], 0.9)
+        for (l = 1; l <= 6; l++) ratio(n, "ipsecoe+dnssec", T[l], (T[l] == "gw6" ? 0.5 : T[l] == "nodata" || T[l] == "nxdomain" ? 0.3 : 0.9))
         split("hot random nodata nxdomain", T2, " ")
         for (l = 1; l <= 4; l++) for (o = 1; o <= 2; o++) {
           other = (o == 1 ? "file+dnssec" : "template+dnssec")
@@ -157,14 +195,23 @@ summarize() {
           if (!k) continue
           x = median(tmp, k)
           extra = (T2[l] == "hot" || T2[l] == "random") ? "(>= 1.0)" : "(extra) "
-          printf "  %-8s %-14s %-9s / %-15s %6.3f  %s  %s\n", n, "ipsecoe+dnssec", T2[l], other, x, extra, (x >= 1.0 ? "met" : "NOT met")
+          printf "  %-8s %-14s %-9s / %-15s %6.3f  %s  %s\n", n, "ipsecoe+dnssec", T2[l], other, x, extra, verdict(x >= 1.0)
         }
         if ((n, "ipsecoe", "random") in RSSM) {
           x = RSSM[n, "ipsecoe", "random"] / n; y = (RSSM[n, "ipsecoe", "random"] - RSSM[n, "whoami", "whoami"]) / n
-          printf "  %-8s ipsecoe RSS per key after the random set %6.2f KiB (%.2f KiB above whoami)  (<= 0.5)  %s\n", n, x, y, (x <= 0.5 ? "met" : "NOT met")
+          printf "  %-8s ipsecoe RSS per key after the random set %6.2f KiB (%.2f KiB above whoami)  (<= 0.5)  %s\n", n, x, y, verdict(x <= 0.5)
         }
-        if ((n, "ipsecoe") in LOADM)
-          printf "  %-8s ipsecoe index build                     %6.3f s  (< 10 s)  %s\n", n, LOADM[n, "ipsecoe"], (LOADM[n, "ipsecoe"] < 10 ? "met" : "NOT met")
+        if ((n, "ipsecoe", "random") in RSSM && (n, "ipsecoe+dnssec", "random") in RSSM) {
+          x = (RSSM[n, "ipsecoe+dnssec", "random"] - RSSM[n, "ipsecoe", "random"]) / n
+          printf "  %-8s kept signatures per key: (ipsecoe+dnssec - ipsecoe) RSS after the random set %6.3f KiB  (<= 0.25)  %s%s\n", n, x, verdict(x <= 0.25),
+            (warmup == "0" ? "  [BENCH_WARMUP=0: owners the run did not ask hold no signature]" : warmup == "?" ? "  [warm-up not recorded]" : "")
+        }
+        for (j = 1; j <= nsv; j++) {
+          s = SV[j]
+          if (s !~ /^ipsecoe/ || !((n, s) in LOADM)) continue
+          printf "  %-8s %-14s first load peak/settled %15s  (<= 1.3)  %s\n", n, s, fmt("%.2f", PR[n, s]), (known(PR[n, s]) ? verdict(PR[n, s] <= 1.3) : "not measured")
+          printf "  %-8s %-14s index build %24.3f s  (< 10 s)  %s\n", n, s, LOADM[n, s], verdict(LOADM[n, s] < 10)
+        }
       }
     }' "$RESULTS"
 
@@ -180,6 +227,7 @@ summarize() {
 # "bench/run.sh summary DIR" prints the tables of an earlier run again.
 if [[ ${1:-} == summary ]]; then
   OUT=${2:?usage: bench/run.sh summary bench/.work/results/STAMP}
+  WARMUP="?" # older settings.env files do not record it
   # shellcheck source=/dev/null
   . "$OUT/settings.env"
   RESULTS=$OUT/results.tsv RELOADS=$OUT/reload.tsv
@@ -371,6 +419,34 @@ stop_server() {
 }
 
 proc_status() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$SERVER_PID/status"; }
+# load_seconds LOG I prints the seconds of the I-th "plugin/ipsecoe: loaded ... in N.NNNs" line.
+load_seconds() { sed -n 's/.*plugin\/ipsecoe: loaded .* in \([0-9.]*\)s$/\1/p' "$1" | sed -n "$2p"; }
+
+# first_load SERVER LOG: for ipsecoe and ipsecoe+dnssec, once the server answers, waits for
+# the log line of its first load, then LOAD_SETTLE seconds, and sets LOAD_S (the index build
+# time the line gives), LOAD_HWM (VmHWM: the peak, reached while loading) and LOAD_RSS
+# (VmRSS: settled), before any query set runs. "-" for the other servers.
+first_load() {
+  local s=$1 log=$2 deadline
+  LOAD_S=- LOAD_HWM=- LOAD_RSS=-
+  [[ $s == ipsecoe || $s == ipsecoe+dnssec ]] || return 0
+  deadline=$((SECONDS + 60))
+  while :; do
+    LOAD_S=$(load_seconds "$log" 1)
+    [[ -z $LOAD_S ]] || break
+    kill -0 "$SERVER_PID" 2>/dev/null || die "$s exited; see $log"
+    if ((SECONDS >= deadline)); then
+      echo "WARNING: no 'plugin/ipsecoe: loaded' line in $log 60 s after the first answer" >&2
+      LOAD_S=-
+      return 0
+    fi
+    sleep 0.1
+  done
+  sleep "$LOAD_SETTLE"
+  LOAD_HWM=$(proc_status VmHWM)
+  LOAD_RSS=$(proc_status VmRSS)
+  printf '  %-16s first load: index built in %ss, peak %s KiB, settled %s KiB\n' "$s" "$LOAD_S" "$LOAD_HWM" "$LOAD_RSS"
+}
 proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
 # core_ticks CPU prints the busy, steal and total jiffies of one core (busy: all but idle and iowait).
 core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
@@ -432,13 +508,13 @@ parse_dnsperf() {
 
 RESULTS=$OUT/results.tsv
 RELOADS=$OUT/reload.tsv
-printf 'size\tround\tserver\tset\tqps\tsent\tlost\tfailed\trcodes\tavg_ms\tmax_ms\tsd_ms\tp50_ms\tp99_ms\trss_kib\thwm_kib\tsrv_cpu_pct\tsteal_pct\tready_s\tload_s\tcore_busy_pct\n' >"$RESULTS"
+printf 'size\tround\tserver\tset\tqps\tsent\tlost\tfailed\trcodes\tavg_ms\tmax_ms\tsd_ms\tp50_ms\tp99_ms\trss_kib\thwm_kib\tsrv_cpu_pct\tsteal_pct\tready_s\tload_s\tcore_busy_pct\tload_hwm_kib\tload_rss_kib\n' >"$RESULTS"
 printf 'size\tround\tsteady_qps\tmin_qps_during\tmean_qps_during\tratio_mean\treload_s\tdetect_s\tsent\tlost\tfailed\trcodes\trss_kib\thwm_kib\n' >"$RELOADS"
-printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" >"$OUT/settings.env"
+printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\nWARMUP=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" "$WARMUP" >"$OUT/settings.env"
 
 # measure N ROUND SERVER SET LOG runs one query set against the running server.
 measure() {
-  local n=$1 round=$2 s=$3 set=$4 log=$5 d=$WORK/n$1 out p0 p1 c0 c1 t0 t1 rss hwm stats load cpu steal core tck
+  local n=$1 round=$2 s=$3 set=$4 log=$5 d=$WORK/n$1 out p0 p1 c0 c1 t0 t1 rss hwm stats cpu steal core tck
   out=$LOGS/n$n.r$round.$s.$set.dnsperf
   if ((WARMUP)) && [[ $set != whoami ]]; then
     dnsperf_run "$d/q.$set" "$out.warmup" -n 1 -l "$READY_TIMEOUT"
@@ -456,12 +532,12 @@ measure() {
   stats=$(parse_dnsperf "$out")
   grep -v '^> ' "$out" >"$out.summary" || true
   rm -f "$out"
-  load=$(sed -n 's/.*plugin\/ipsecoe: loaded .* in \([0-9.]*\)s$/\1/p' "$log" | head -n 1)
   tck=$(getconf CLK_TCK)
   read -r cpu steal core < <(awk -v p0="$p0" -v p1="$p1" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$tck" 'BEGIN {
     split(c0, a, " "); split(c1, b, " "); w = (t1 - t0) * hz; j = b[3] - a[3]
     printf "%.0f %.1f %.0f\n", 100 * (p1 - p0) / w, j ? 100 * (b[2] - a[2]) / j : 0, j ? 100 * (b[1] - a[1]) / j : 0 }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$round" "$s" "$set" "$stats" "$rss" "$hwm" "$cpu" "$steal" "$READY_S" "${load:--}" "$core" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$round" "$s" "$set" "$stats" "$rss" "$hwm" "$cpu" "$steal" \
+    "$READY_S" "${LOAD_S:--}" "$core" "${LOAD_HWM:--}" "${LOAD_RSS:--}" >>"$RESULTS"
   printf '  %-16s %-9s %8s qps  p99 %6s ms  rss %7s KiB  server %3s%%, core %3s%%, steal %4s%%  failed %s\n' "$s" "$set" \
     "$(cut -f1 <<<"$stats")" "$(cut -f10 <<<"$stats")" "$rss" "$cpu" "$core" "$steal" "$(cut -f4 <<<"$stats")"
 }
@@ -471,6 +547,7 @@ run_server() {
   local n=$1 round=$2 s=$3 log set
   log=$LOGS/n$n.r$round.$s.log
   start_server "$n" "$s" "$log"
+  first_load "$s" "$log"
   for set in $(sets "$s"); do
     measure "$n" "$round" "$s" "$set" "$log"
   done
@@ -535,7 +612,7 @@ reload_test() {
     return 0
   fi
   local dur summary line
-  dur=$(sed -n 's/.*plugin\/ipsecoe: loaded .* in \([0-9.]*\)s$/\1/p' "$log" | sed -n 2p)
+  dur=$(load_seconds "$log" 2)
   summary=$(parse_dnsperf "$out")
   # Each -S line "EPOCH: QPS" covers the second before EPOCH. Steady: the median of the
   # whole seconds before the swap (the first, start-up, one left out) and after the reload
@@ -578,7 +655,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "machine: nproc $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "software: $("$BIN" -version | head -n 1), $(go version | cut -d' ' -f3), dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null || echo '?')"
   echo "code: $CODE"
-  echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, servers: whoami $SERVERS"
+  echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, BENCH_WARMUP=$WARMUP, servers: whoami $SERVERS"
   echo "load average before: $LOAD_BEFORE"
 } | tee "$OUT/header.txt"
 
