@@ -83,7 +83,7 @@ func (r *reader) commit(b, lo int, wk *worker) {
 		r.stageFile(lo+i, &wk.out[i], wk.packed)
 	}
 	r.copied += len(wk.out)
-	if b == 0 {
+	if b == 0 && r.prev == nil {
 		r.stage.reserve(r.copied, len(r.w.jobs))
 	}
 	r.next++
@@ -146,7 +146,7 @@ func (r *reader) files() []*File {
 }
 
 // newStage returns the builder of a read's stage for n files, packed for o; a first read
-// holds them all.
+// packs them all, a reload those that changed.
 func newStage(n int, first bool, o *Options) *builder {
 	ix := &Index{seed: maphash.MakeSeed(), records: map[string]int{}, algCount: map[string]int{}}
 	if first {
@@ -160,7 +160,7 @@ func newStage(n int, first bool, o *Options) *builder {
 // reserve sizes the stage's arrays for total files from the first done: growing a blob of
 // hundreds of megabytes by doubling would hold it twice at once.
 func (b *builder) reserve(done, total int) {
-	if done == 0 || total <= done || b.ix.fileRecs == nil {
+	if done == 0 || total <= done {
 		return
 	}
 	ix := b.ix
