@@ -103,9 +103,12 @@ func (p *IPSecOE) load() {
 		return
 	}
 	// A reload runs beside the server on a share of one CPU; the old index serves meanwhile.
+	// The first load runs flat out, with the heap kept close to what it holds.
 	pc := index.NewPacer(1, p.stop)
 	if old != nil {
 		pc = index.NewPacer(reloadShare, p.stop)
+	} else {
+		defer index.FirstLoadGC()()
 	}
 	files, dirs, err := index.ReadDir(p.dir, old, &p.opts, pc)
 	if err != nil {

@@ -87,4 +87,4 @@ func (ix *Index) Gateways(fn func(prefix netip.Prefix, recs []*Record)) {
 func (ds *DirState) Unchanged(dir string) bool { return ds.unchanged(dir) }
 
 // SameContent reports whether f and g were read with the same content.
-func (f *File) SameContent(g *File) bool { return f.sum == g.sum }
+func (f *File) SameContent(g *File) bool { return f.rec().sum == g.rec().sum }

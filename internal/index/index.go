@@ -74,6 +74,7 @@ type Index struct {
 	slots    []uint32   // open-addressing table of names: name id + 1, 0 when empty
 	seed     maphash.Seed
 	fileRecs []fileRec // every file of the read, by path: for the next read and build
+	stage    *builder  // while a read packs into it: what Build goes on with
 	notes    map[uint32]*fileNote
 	kinds    []string
 
@@ -105,31 +106,63 @@ type fileNote struct {
 	warnings []error
 }
 
-// buildIndex turns the read key files, sorted by path, into an index. It does no I/O and
-// no logging; a non-nil pc paces it. Each file's parsed keys are packed into the index and
-// let go of: the file then refers to its keys there, for the next build.
+// Build completes the index of a read: the files ReadDir returned, in its order, whose keys
+// it packed as it parsed them, are taken as they are; any other list of files (or the
+// same files built a second time) is copied from the indexes its files are in. It does no
+// I/O and no logging; a non-nil pc paces it. The files then refer to their keys in the
+// index, for the next read and build.
 func Build(files []*File, o *Options, pc *Pacer) *Index {
-	b := newBuilder(files, o)
-	for fid, f := range files {
-		pc.tick()
-		b.addFile(fid, f)
+	b := adopt(files)
+	if b == nil {
+		b = newBuilder(files, o)
+		for fid, f := range files {
+			pc.tick()
+			sr := f.rec()
+			b.ix.fileRecs[fid] = fileRec{stat: sr.stat, sum: sr.sum, kept: f.Kept}
+			b.addFile(fid, f.Path, nil, f.src, f.fid)
+			if f.Err != nil || len(f.Warnings) > 0 {
+				if b.ix.notes == nil {
+					b.ix.notes = map[uint32]*fileNote{}
+				}
+				b.ix.notes[uint32(fid)] = &fileNote{err: f.Err, warnings: f.Warnings}
+			}
+		}
+		for fid, f := range files {
+			f.src, f.fid = b.ix, int32(fid)
+		}
 	}
+	b.prepare(o)
 	b.addNames(pc)
 	b.addLists(pc)
 	b.addGateways(o)
 	b.count()
-	b.addFileRecs(files)
-	for fid, f := range files {
-		f.packed, f.src, f.fid = nil, b.ix, int32(fid)
-	}
 	return b.ix
 }
 
-// builder holds what buildIndex needs beside the index it fills.
+// adopt returns the builder of the stage files were read into, when they are all of it, in
+// its order; nil otherwise. A stage is adopted once.
+func adopt(files []*File) *builder {
+	if len(files) == 0 {
+		return nil
+	}
+	st := files[0].src
+	if st == nil || st.stage == nil || len(st.fileRecs) != len(files) {
+		return nil
+	}
+	for fid, f := range files {
+		if f.src != st || int(f.fid) != fid {
+			return nil
+		}
+	}
+	b := st.stage
+	st.stage = nil
+	return b
+}
+
+// builder holds what Build needs beside the index it fills.
 type builder struct {
 	ix    *Index
 	opts  *Options
-	files []*File
 	used  uint64 // octets of the blob taken or promised to the files added so far
 	kinds map[string]uint8
 	pairs []pair // (name, key) publications, in the order found
@@ -141,34 +174,39 @@ type pair struct {
 	ipseca    bool
 }
 
+// newBuilder returns a builder whose arrays are sized for the keys of files, in the
+// indexes they are in, and the records o asks for.
 func newBuilder(files []*File, o *Options) *builder {
-	nkeys, blob := 0, 0
+	b := &builder{opts: o, kinds: map[string]uint8{}}
+	nkeys, nowners, blob := 0, 0, uint64(0)
 	for _, f := range files {
-		if f.packed != nil {
-			nkeys += int(f.nkeys)
-			blob += len(f.packed) + 64*int(f.nkeys)
-		} else if f.src != nil {
-			sp := f.src.fileRecs[f.fid].keys
-			nkeys += int(sp.n)
-			for _, k := range f.src.keys[sp.off : sp.off+sp.n] {
-				blob += int(k.field.n+k.ipseca.n) + 64
-			}
+		sp := f.rec().keys
+		nkeys += int(sp.n)
+		for _, k := range f.src.keys[sp.off : sp.off+sp.n] {
+			nowners += int(k.owners.n)
 		}
+		blob += uint64(len(f.Path)) + b.need(nil, f.src, f.fid)
 	}
-	ix := &Index{
-		blob:       make([]byte, 0, blob),
-		keys:       make([]keyRec, 0, nkeys),
-		owners:     make([]ownerRef, 0, nkeys),
-		fileRecs:   make([]fileRec, len(files)),
-		seed:       maphash.MakeSeed(),
-		precedence: o.Precedence,
-		records:    map[string]int{},
-		algCount:   map[string]int{},
+	b.ix = &Index{
+		blob:     make([]byte, 0, min(blob, blobLimit)),
+		keys:     make([]keyRec, 0, nkeys),
+		owners:   make([]ownerRef, 0, nowners),
+		fileRecs: make([]fileRec, len(files)),
+		seed:     maphash.MakeSeed(),
+		records:  map[string]int{},
+		algCount: map[string]int{},
 	}
+	return b
+}
+
+// prepare sizes the table of names for the keys packed, for the records o asks for.
+func (b *builder) prepare(o *Options) {
+	ix, nkeys := b.ix, len(b.ix.keys)
+	b.opts, ix.precedence = o, o.Precedence
 	// Sized up front: growing a table of a million names costs more than filling it.
 	ix.names = make([]nameRec, 0, nkeys*(1+len(o.Ports))+nkeys/64+16)
 	ix.slots = make([]uint32, tableSize(cap(ix.names)))
-	return &builder{ix: ix, opts: o, files: files, kinds: map[string]uint8{}, pairs: make([]pair, 0, nkeys*(1+len(o.Ports)))}
+	b.pairs = make([]pair, 0, nkeys*(1+len(o.Ports)))
 }
 
 // tableSize is the smallest power of two that holds n names at most 70 % full.
@@ -192,31 +230,35 @@ func (b *builder) putString(data string) span {
 	return s
 }
 
-func (b *builder) kind(k string) uint8 {
-	if i, ok := b.kinds[k]; ok {
+func (b *builder) kind(k []byte) uint8 {
+	if i, ok := b.kinds[string(k)]; ok {
 		return i
 	}
 	i := uint8(len(b.ix.kinds))
-	b.kinds[k] = i
-	b.ix.kinds = append(b.ix.kinds, k)
+	b.kinds[string(k)] = i
+	b.ix.kinds = append(b.ix.kinds, string(k))
 	return i
 }
 
-// addFile packs f's keys: parsed now, or copied from the index they were packed into. A
-// file whose keys would take the blob past blobLimit is left out, with a reason.
-func (b *builder) addFile(fid int, f *File) {
+// addFile packs the path and keys of file fid: packed as packKeys packs them, or copied
+// from file sfid of the index src. Keys that would take the blob past blobLimit are left
+// out, with a reason.
+func (b *builder) addFile(fid int, path string, packed []byte, src *Index, sfid int32) {
 	ix := b.ix
+	fr := &ix.fileRecs[fid]
+	fr.path = b.putString(path)
+	b.used += uint64(len(path))
 	first := uint32(len(ix.keys))
-	defer func() { ix.fileRecs[fid].keys = span{first, uint32(len(ix.keys)) - first} }()
-	if need := b.need(f); b.used+need > blobLimit {
-		ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonSize, "%q: left out: its keys would take the index past %d octets of key data", f.Path, blobLimit))
+	defer func() { fr.keys = span{first, uint32(len(ix.keys)) - first} }()
+	if need := b.need(packed, src, sfid); b.used+need > blobLimit {
+		ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonSize, "%q: left out: its keys would take the index past %d octets of key data", path, blobLimit))
 		return
 	} else {
 		b.used += need
 	}
 	switch {
-	case f.packed != nil:
-		for p := f.packed; len(p) > 0; {
+	case packed != nil:
+		for p := packed; len(p) > 0; {
 			var k packedKey
 			if k, p = nextPacked(p); k.field == nil {
 				break // never: packKeys wrote it
@@ -232,11 +274,10 @@ func (b *builder) addFile(fid int, f *File) {
 			kr.owners.n = uint32(len(ix.owners)) - kr.owners.off
 			ix.keys = append(ix.keys, kr)
 		}
-	case f.src != nil:
-		src := f.src
-		sp := src.fileRecs[f.fid].keys
+	case src != nil:
+		sp := src.fileRecs[sfid].keys
 		for _, k := range src.keys[sp.off : sp.off+sp.n] {
-			kr := keyRec{field: b.put(k.field.of(src.blob)), alg: k.alg, kind: b.kind(src.kinds[k.kind])}
+			kr := keyRec{field: b.put(k.field.of(src.blob)), alg: k.alg, kind: b.kind([]byte(src.kinds[k.kind]))}
 			kr.ipseca = b.put(k.ipseca.of(src.blob))
 			kr.owners.off = uint32(len(ix.owners))
 			for _, ow := range src.owners[k.owners.off : k.owners.off+k.owners.n] {
@@ -248,10 +289,10 @@ func (b *builder) addFile(fid int, f *File) {
 	}
 }
 
-// need is how many octets of the blob f's keys take: their fields, IPSECA rdata and owner
-// names, and the _PORT names addNames will make from them.
-func (b *builder) need(f *File) uint64 {
-	n := uint64(len(f.Path))
+// need is how many octets of the blob a file's keys take: their fields, IPSECA rdata and
+// owner names, and the _PORT names addNames will make from them.
+func (b *builder) need(packed []byte, src *Index, sfid int32) uint64 {
+	var n uint64
 	owner := func(name, port int, ipseca bool) {
 		n += uint64(name)
 		if port == 0 && ipseca {
@@ -259,8 +300,8 @@ func (b *builder) need(f *File) uint64 {
 		}
 	}
 	switch {
-	case f.packed != nil:
-		for p := f.packed; len(p) > 0; {
+	case packed != nil:
+		for p := packed; len(p) > 0; {
 			var k packedKey
 			if k, p = nextPacked(p); k.field == nil {
 				break
@@ -270,9 +311,8 @@ func (b *builder) need(f *File) uint64 {
 				owner(int(o[2]), int(binary.BigEndian.Uint16(o)), len(k.ipseca) > 0)
 			}
 		}
-	case f.src != nil:
-		src := f.src
-		sp := src.fileRecs[f.fid].keys
+	case src != nil:
+		sp := src.fileRecs[sfid].keys
 		for _, k := range src.keys[sp.off : sp.off+sp.n] {
 			n += uint64(k.field.n + k.ipseca.n)
 			for _, ow := range src.owners[k.owners.off : k.owners.off+k.owners.n] {
@@ -281,86 +321,6 @@ func (b *builder) need(f *File) uint64 {
 		}
 	}
 	return n
-}
-
-// packKeys packs keys and the records o asks of them, one after the other: algorithm,
-// kind (length, text), key field (two-octet length), IPSECA rdata as packIPSECA packs it
-// (four-octet length), owners (four-octet length; each a two-octet port and the name with
-// a length octet). Every length is checked against its field; an IPSECA record too large
-// for a DNS message is left out, with a warning.
-func packKeys(keys []*keyfile.Key, o *Options) ([]byte, []error) {
-	var b []byte
-	var warnings []error
-	for i, k := range keys {
-		recs, left := fitIPSECA(k.Associations(o.DANE))
-		for _, d := range left {
-			warnings = append(warnings, keyfile.Refuse(keyfile.ReasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; the key's IPSECA records must fit in %d octets",
-				i+1, d.Usage, d.Selector, d.Matching, len(d.Data), maxRRsetWire))
-		}
-		ip := packIPSECA(nil, recs)
-		var owners []byte
-		for _, ow := range k.Owners {
-			if len(ow.Name) > keyfile.MaxNameLen {
-				continue // never: owners are checked when made
-			}
-			owners = binary.BigEndian.AppendUint16(owners, ow.Port)
-			owners = append(append(owners, byte(len(ow.Name))), ow.Name...)
-		}
-		b = append(append(append(b, k.Algorithm), byte(len(k.Kind))), k.Kind...)
-		b = append(binary.BigEndian.AppendUint16(b, uint16(len(k.Field))), k.Field...)
-		b = append(binary.BigEndian.AppendUint32(b, uint32(len(ip))), ip...)
-		b = append(binary.BigEndian.AppendUint32(b, uint32(len(owners))), owners...)
-	}
-	return b, warnings
-}
-
-// packedKey is one key of packKeys' output.
-type packedKey struct {
-	alg                   uint8
-	kind                  string
-	field, ipseca, owners []byte
-}
-
-// nextPacked reads the first key of p; its field is nil when p is malformed.
-func nextPacked(p []byte) (packedKey, []byte) {
-	var k packedKey
-	if len(p) < 2 || len(p) < 2+int(p[1]) {
-		return k, nil
-	}
-	k.alg, k.kind, p = p[0], string(p[2:2+int(p[1])]), p[2+int(p[1]):]
-	if len(p) < 2 || len(p) < 2+int(binary.BigEndian.Uint16(p)) {
-		return packedKey{}, nil
-	}
-	n := int(binary.BigEndian.Uint16(p))
-	field := p[2 : 2+n]
-	p = p[2+n:]
-	if len(p) < 4 || uint64(len(p)) < 4+uint64(binary.BigEndian.Uint32(p)) {
-		return packedKey{}, nil
-	}
-	n = int(binary.BigEndian.Uint32(p))
-	k.ipseca, p = p[4:4+n], p[4+n:]
-	if len(p) < 4 || uint64(len(p)) < 4+uint64(binary.BigEndian.Uint32(p)) {
-		return packedKey{}, nil
-	}
-	n = int(binary.BigEndian.Uint32(p))
-	k.owners, p = p[4:4+n], p[4+n:]
-	k.field = field
-	return k, p
-}
-
-// addFileRecs remembers each file: its path, stat and content hash, and its refusal.
-func (b *builder) addFileRecs(files []*File) {
-	ix := b.ix
-	for fid, f := range files {
-		fr := &ix.fileRecs[fid]
-		fr.path, fr.stat, fr.sum, fr.kept = b.putString(f.Path), f.stat, f.sum, f.Kept
-		if f.Err != nil || len(f.Warnings) > 0 {
-			if ix.notes == nil {
-				ix.notes = map[uint32]*fileNote{}
-			}
-			ix.notes[uint32(fid)] = &fileNote{err: f.Err, warnings: f.Warnings}
-		}
-	}
 }
 
 // packIPSECA appends recs to buf as usage, selector, matching type, a two-octet length and

@@ -58,7 +58,7 @@ func TestIndexRecords(t *testing.T) {
 
 	// A second build from the packed keys alone (no file parsed again) gives the same.
 	for _, f := range files {
-		if f.packed != nil || f.src != ix {
+		if f.src != ix || ix.stage != nil {
 			t.Fatalf("%s: not packed into the index", f.Path)
 		}
 	}

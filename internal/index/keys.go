@@ -2,15 +2,11 @@ package index
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
-	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 )
@@ -18,26 +14,31 @@ import (
 // maxFileSize is the largest key file read; anything bigger is refused.
 const maxFileSize = 1 << 20
 
+var (
+	errNotRegular = errors.New("not a regular file")
+	errTooLarge   = errors.New("over the size limit")
+)
+
 // File is what one file of the key directory gave.
 type File struct {
 	Path     string  // path relative to the key directory, through visible names only
-	Same     bool    // the file looked as it did on the last read, and was not read again
 	Err      error   // why the file was refused on this read, if it was
-	Kept     bool    // Err is set, and the file keeps the keys of its last good read
 	Warnings []error // published, but something in it was left out or is out of date
 
-	sum  [16]byte // the first half of the content's SHA-256
-	stat fileStat // what the file looked like when it was read
+	// Its keys, stat and content hash are in an index: the one this read packed it into,
+	// or an earlier one, for a file unchanged.
+	src *Index
+	fid int32
 
-	// Its keys are in one of two places: packed as parsed on this read (see packKeys), so
-	// that a reload of many files holds bytes rather than objects for the collector to
-	// trace; or, once an index is built, in that index (possibly an earlier one, for a file
-	// unchanged or kept).
-	packed []byte
-	nkeys  int32
-	src    *Index
-	fid    int32
+	Same bool // the file looked as it did on the last read, and was not read again
+	Kept bool // Err is set, and the file keeps the keys of its last good read
 }
+
+// rec is what f's index holds of it.
+func (f *File) rec() *fileRec { return &f.src.fileRecs[f.fid] }
+
+// keyCount is the number of keys the file gives.
+func (f *File) keyCount() int { return int(f.rec().keys.n) }
 
 // fileStat identifies one version of a file: a file whose real path, inode, size and
 // modification time are unchanged is not read again.
@@ -48,14 +49,12 @@ type fileStat struct {
 	mtime int64
 }
 
-func statOf(real string, fi os.FileInfo) fileStat {
-	return fileStat{real: hash64(real), ino: inode(fi), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-}
-
-// readKeyDirFor is readKeyDir for the records o asks for: each key keeps its IPSECA rdata,
-// computed once, and not the certificate and SubjectPublicKeyInfo it came from. With a nil
-// o the keys keep everything. It also returns the state of the directories it walked. A
-// non-nil pc paces the reading to a share of one CPU, on one goroutine.
+// ReadDir reads every key file under dir, packing their keys as it parses them into the
+// index Build completes; prev is the index of the last read (nil for none), whose files
+// are not read again when their stat is unchanged. Each key keeps the IPSECA rdata o asks
+// for, computed once, and not the certificate and SubjectPublicKeyInfo it came from. It
+// also returns the state of the directories it walked. A paced pc keeps the reading to a
+// share of one CPU, on one goroutine; otherwise it runs on every CPU.
 func ReadDir(dir string, prev *Index, o *Options, pc *Pacer) ([]*File, *DirState, error) {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
@@ -69,227 +68,202 @@ func ReadDir(dir string, prev *Index, o *Options, pc *Pacer) ([]*File, *DirState
 	if o == nil {
 		o = &Options{}
 	}
-	w := &walker{root: root, prev: prev, opts: o, pace: pc, seen: map[string]bool{root: true}}
+	w := &walker{root: root, pace: pc, seen: map[string]bool{root: true}}
+	defer w.done()
 	if err := w.walk(root, ""); err != nil {
 		return nil, nil, err
 	}
-	w.readAll()
-	sort.Slice(w.files, func(i, j int) bool { return w.files[i].Path < w.files[j].Path })
-	ds := &DirState{root: root}
-	for d := range w.seen {
-		if fi, err := os.Stat(d); err == nil {
-			ds.dirs = append(ds.dirs, statOf(d, fi))
-			ds.paths = append(ds.paths, d)
-		}
+	w.sort()
+	r := &reader{w: w, prev: prev, opts: o, pace: pc, stage: newStage(len(w.jobs), prev == nil, o)}
+	files := r.readAll()
+	return files, w.dirState(), nil
+}
+
+// parsed is one file read and parsed, waiting its turn to be packed into the stage.
+type parsed struct {
+	stat     fileStat
+	sum      [16]byte
+	err      error
+	warnings []error
+	from     *File // a file of the last read whose keys it has: the same content, or kept
+	same     bool  // unchanged since the last read: from is the file
+	kept     bool
+	packed   span // its keys as packKeys packs them, in the worker's buffer
+}
+
+// parse reads and parses job j into out, its packed keys appended to wk.packed. It runs
+// concurrently: it only reads the walk and r.prev, which are not written meanwhile.
+func (r *reader) parse(wk *worker, j int, out *parsed) {
+	w := r.w
+	jb := &w.jobs[j]
+	*out = parsed{}
+	var p *File
+	if r.prev != nil {
+		p = r.prev.prevFile(w.rel(jb))
 	}
-	return w.files, ds, nil
-}
-
-// DirState is what the directories of a key directory looked like after a read: a
-// kubelet or git-sync swap, and any file added, removed or renamed, changes it.
-type DirState struct {
-	root  string
-	paths []string
-	dirs  []fileStat
-}
-
-// unchanged reports whether dir still resolves to the same root and its directories
-// still have the same inode and modification time.
-func (ds *DirState) unchanged(dir string) bool {
-	if ds == nil {
-		return false
-	}
-	if root, err := filepath.EvalSymlinks(dir); err != nil || root != ds.root {
-		return false
-	}
-	for i, d := range ds.paths {
-		fi, err := os.Stat(d)
-		if err != nil || statOf(d, fi) != ds.dirs[i] {
-			return false
-		}
-	}
-	return true
-}
-
-type walker struct {
-	root  string
-	prev  *Index // the index of the last read, nil for none
-	opts  *Options
-	pace  *Pacer
-	seen  map[string]bool // real directories visited, against symlink loops
-	files []*File
-	jobs  []readJob // files to read and parse, with their place in files
-}
-
-type readJob struct {
-	at        int
-	path, rel string
-}
-
-// readAll reads and parses the files the walk found, on every CPU, or paced on one.
-func (w *walker) readAll() {
-	if w.pace.Paced() {
-		for _, j := range w.jobs {
-			w.files[j.at] = w.read(j.path, j.rel)
-			w.pace.tick()
-		}
+	if jb.err >= 0 {
+		out.err = w.errs[jb.err]
+		r.keep(out, p)
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(w.jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < len(w.jobs) && !w.pace.stopped(); i = int(next.Add(1)) - 1 {
-				j := w.jobs[i]
-				w.files[j.at] = w.read(j.path, j.rel)
-			}
-		}()
-	}
-	wg.Wait()
-	w.pace.tick() // a shutdown while the workers ran ends the load here
-}
-
-func (w *walker) walk(dir, rel string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if rel == "" {
-			return fmt.Errorf("key directory: %w", err)
+	dirfd, name, path, real := w.locate(jb)
+	if p != nil {
+		// A file seen before is stat'ed first: most are unchanged, and are not opened.
+		st, err := statPath(w.pathOf(jb), real)
+		if err != nil {
+			out.err = keyfile.Refuse(keyfile.ReasonRead, "%w", err)
+			r.keep(out, p)
+			return
 		}
-		w.refuse(rel, keyfile.Refuse(keyfile.ReasonRead, "%w", errors.Unwrap(err)))
-		return nil
-	}
-	for _, e := range entries {
-		w.pace.tick()
-		name := e.Name()
-		if strings.HasPrefix(name, ".") {
-			continue
-		}
-		path, relPath := filepath.Join(dir, name), filepath.Join(rel, name)
-		typ := e.Type()
-		if typ&os.ModeSymlink != 0 {
-			target, err := filepath.EvalSymlinks(path)
-			if err != nil {
-				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonSymlink, "unresolvable symlink: %w", errors.Unwrap(err)))
-				continue
-			}
-			if !within(w.root, target) {
-				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonSymlink, "symlink leads outside the key directory"))
-				continue
-			}
-			fi, err := os.Stat(target)
-			if err != nil {
-				w.refuse(relPath, keyfile.Refuse(keyfile.ReasonRead, "%w", errors.Unwrap(err)))
-				continue
-			}
-			path, typ = target, fi.Mode().Type()
-		}
-		switch {
-		case typ.IsDir():
-			if w.seen[path] {
-				continue
-			}
-			w.seen[path] = true
-			if err := w.walk(path, relPath); err != nil {
-				return err
-			}
-		case !typ.IsRegular():
-			w.refuse(relPath, keyfile.Refuse(keyfile.ReasonRead, "not a regular file"))
-		default:
-			// Stat and read on the workers: a large directory is mostly files.
-			w.jobs = append(w.jobs, readJob{at: len(w.files), path: path, rel: relPath})
-			w.files = append(w.files, nil)
+		if st == p.rec().stat {
+			p.Same = true
+			out.same, out.from = true, p
+			return
 		}
 	}
-	return nil
-}
-
-func within(root, path string) bool {
-	r, err := filepath.Rel(root, path)
-	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
-}
-
-// read stats, reads and parses one file; a file whose stat is unchanged since the last
-// read is not read again. It runs concurrently: it only reads w.prev, which is immutable.
-func (w *walker) read(path, rel string) *File {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return w.refused(rel, keyfile.Refuse(keyfile.ReasonRead, "%w", errors.Unwrap(err)))
+	data, st, err := readFile(dirfd, name, path, real, wk.buf)
+	if cap(data) > cap(wk.buf) {
+		wk.buf = data[:0]
 	}
-	if fi.Size() > maxFileSize {
-		return w.refused(rel, keyfile.Refuse(keyfile.ReasonSize, "%d bytes, over the %d byte limit", fi.Size(), maxFileSize))
+	out.stat = st
+	switch {
+	case err == errTooLarge:
+		out.err = keyfile.Refuse(keyfile.ReasonSize, "%d bytes, over the %d byte limit", st.size, maxFileSize)
+	case err == errNotRegular:
+		out.err = keyfile.Refuse(keyfile.ReasonRead, "not a regular file")
+	case err != nil:
+		out.err = keyfile.Refuse(keyfile.ReasonRead, "%w", err)
+	case len(data) > maxFileSize:
+		out.err = keyfile.Refuse(keyfile.ReasonSize, "over the %d byte limit", maxFileSize)
 	}
-	st := statOf(path, fi)
-	p := w.prev.prevFile(rel)
-	if p != nil && p.stat == st {
-		p.Same = true
-		return p // the same file as last time
+	if out.err != nil {
+		r.keep(out, p)
+		return
 	}
-	data, err := readFile(path, fi.Size())
-	if err != nil {
-		return w.refused(rel, keyfile.Refuse(keyfile.ReasonRead, "%w", err))
-	}
-	if len(data) > maxFileSize {
-		return w.refused(rel, keyfile.Refuse(keyfile.ReasonSize, "over the %d byte limit", maxFileSize))
-	}
-	var sum [16]byte
 	full := sha256.Sum256(data)
-	copy(sum[:], full[:])
-	if p != nil && p.sum == sum {
+	copy(out.sum[:], full[:])
+	if p != nil && p.rec().sum == out.sum {
 		// Same content under a new name or inode (a kubelet swap): reuse the parse.
-		kf := *p
-		kf.stat = st
-		return &kf
+		out.from, out.err, out.warnings, out.kept = p, p.Err, p.Warnings, p.Kept
+		return
 	}
-	kf := &File{Path: rel, sum: sum, stat: st}
 	keys, err := keyfile.Parse(data)
 	if err == nil {
-		kf.Warnings, err = keyfile.AssignOwners(filepath.Base(rel), keys)
+		out.warnings, err = keyfile.AssignOwners(w.name(jb), keys)
 	}
 	for i, k := range keys {
 		if err == nil {
 			err = checkField(k.Field)
 		}
 		if k.Expired {
-			kf.Warnings = append(kf.Warnings, fmt.Errorf("certificate %d is expired or not yet valid; published all the same", i+1))
+			out.warnings = append(out.warnings, fmt.Errorf("certificate %d is expired or not yet valid; published all the same", i+1))
 		}
 	}
-	if kf.Err = err; err == nil {
-		var warnings []error
-		kf.packed, warnings = packKeys(keys, w.opts)
-		kf.nkeys, kf.Warnings = int32(len(keys)), append(kf.Warnings, warnings...)
+	if out.err = err; err != nil {
+		r.keep(out, p)
+		return
 	}
-	if kf.Err != nil {
-		w.keep(kf)
-	}
-	return kf
+	start := len(wk.packed)
+	var warnings []error
+	wk.packed, warnings = packKeys(wk.packed, keys, r.opts)
+	out.packed = span{uint32(start), uint32(len(wk.packed) - start)}
+	out.warnings = append(out.warnings, warnings...)
 }
 
-// refused is a file that could not be read at all.
-func (w *walker) refused(rel string, err error) *File {
-	kf := &File{Path: rel, Err: err}
-	w.keep(kf)
-	return kf
-}
-
-// refuse records a file that could not be read at all.
-func (w *walker) refuse(rel string, err error) {
-	w.files = append(w.files, w.refused(rel, err))
+// readAll reads a file of size octets into buf, whose room it reuses: at most
+// maxFileSize+1 octets, so that a file grown past the limit since its stat is refused.
+func readAll(size int64, buf []byte, read func([]byte) (int, error)) ([]byte, error) {
+	if int64(cap(buf)) <= size {
+		buf = make([]byte, 0, min(size, maxFileSize)+1)
+	}
+	buf = buf[:0]
+	for len(buf) <= maxFileSize {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grew since the stat
+		}
+		n, err := read(buf[len(buf):cap(buf)])
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) == size {
+			return buf, nil // all the stat promised; a later growth is a change for the next poll
+		}
+	}
+	return buf, nil
 }
 
 // keep gives a refused file the keys of its last good read, if there was one.
-func (w *walker) keep(kf *File) {
-	kf.src, kf.packed = nil, nil
-	if p := w.prev.prevFile(kf.Path); p != nil && p.keyCount() > 0 {
-		kf.src, kf.fid, kf.Kept = p.src, p.fid, true
+func (r *reader) keep(out *parsed, p *File) {
+	if p != nil && p.keyCount() > 0 {
+		out.from, out.kept = p, true
 	}
 }
 
-// keyCount is the number of keys the file gives.
-func (f *File) keyCount() int {
-	if f.src != nil {
-		return int(f.src.fileRecs[f.fid].keys.n)
+// packKeys appends keys, and the records o asks of them, to b, one after the other:
+// algorithm, kind (length, text), key field (two-octet length), IPSECA rdata as packIPSECA
+// packs it (four-octet length), owners (four-octet length; each a two-octet port and the
+// name with a length octet). Every length is checked against its field; an IPSECA record
+// too large for a DNS message is left out, with a warning.
+func packKeys(b []byte, keys []*keyfile.Key, o *Options) ([]byte, []error) {
+	var warnings []error
+	for i, k := range keys {
+		recs, left := fitIPSECA(k.Associations(o.DANE))
+		for _, d := range left {
+			warnings = append(warnings, keyfile.Refuse(keyfile.ReasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; the key's IPSECA records must fit in %d octets",
+				i+1, d.Usage, d.Selector, d.Matching, len(d.Data), maxRRsetWire))
+		}
+		b = append(append(append(b, k.Algorithm), byte(len(k.Kind))), k.Kind...)
+		b = append(binary.BigEndian.AppendUint16(b, uint16(len(k.Field))), k.Field...)
+		at := len(b)
+		b = packIPSECA(append(b, 0, 0, 0, 0), recs)
+		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+		at = len(b)
+		b = append(b, 0, 0, 0, 0)
+		for _, ow := range k.Owners {
+			if len(ow.Name) > keyfile.MaxNameLen {
+				continue // never: owners are checked when made
+			}
+			b = binary.BigEndian.AppendUint16(b, ow.Port)
+			b = append(append(b, byte(len(ow.Name))), ow.Name...)
+		}
+		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	}
-	return int(f.nkeys)
+	return b, warnings
+}
+
+// packedKey is one key of packKeys' output.
+type packedKey struct {
+	alg                         uint8
+	kind, field, ipseca, owners []byte
+}
+
+// nextPacked reads the first key of p; its field is nil when p is malformed.
+func nextPacked(p []byte) (packedKey, []byte) {
+	var k packedKey
+	if len(p) < 2 || len(p) < 2+int(p[1]) {
+		return k, nil
+	}
+	k.alg, k.kind, p = p[0], p[2:2+int(p[1])], p[2+int(p[1]):]
+	if len(p) < 2 || len(p) < 2+int(binary.BigEndian.Uint16(p)) {
+		return packedKey{}, nil
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	field := p[2 : 2+n]
+	p = p[2+n:]
+	if len(p) < 4 || uint64(len(p)) < 4+uint64(binary.BigEndian.Uint32(p)) {
+		return packedKey{}, nil
+	}
+	n = int(binary.BigEndian.Uint32(p))
+	k.ipseca, p = p[4:4+n], p[4+n:]
+	if len(p) < 4 || uint64(len(p)) < 4+uint64(binary.BigEndian.Uint32(p)) {
+		return packedKey{}, nil
+	}
+	n = int(binary.BigEndian.Uint32(p))
+	k.owners, p = p[4:4+n], p[4+n:]
+	k.field = field
+	return k, p
 }

@@ -98,7 +98,7 @@ func (b *builder) fileOf(key uint32) string {
 	if i == len(recs) {
 		return ""
 	}
-	return b.files[i].Path
+	return string(recs[i].path.of(b.ix.blob))
 }
 
 // filesOf names the files keys came from, each once, quoted: at most three, then a count.

@@ -244,7 +244,10 @@ func TestBlobLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newBuilder(files, o)
-	total := b.need(files[0]) + b.need(files[1])
+	total := uint64(0)
+	for _, f := range files {
+		total += uint64(len(f.Path)) + b.need(nil, f.src, f.fid)
+	}
 	defer func(l uint64) { blobLimit = l }(blobLimit)
 	for i, tc := range []struct {
 		limit uint64

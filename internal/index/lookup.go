@@ -135,7 +135,7 @@ func (ix *Index) prevFile(rel string) *File {
 // fileAt returns file fid of the index as a File.
 func (ix *Index) fileAt(fid int) *File {
 	fr := &ix.fileRecs[fid]
-	f := &File{Path: string(fr.path.of(ix.blob)), sum: fr.sum, stat: fr.stat, src: ix, fid: int32(fid), Kept: fr.kept}
+	f := &File{Path: string(fr.path.of(ix.blob)), src: ix, fid: int32(fid), Kept: fr.kept}
 	if n := ix.notes[uint32(fid)]; n != nil {
 		f.Err, f.Warnings = n.err, n.warnings
 	}

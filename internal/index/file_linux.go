@@ -1,0 +1,83 @@
+//go:build linux
+
+package index
+
+import "syscall"
+
+// openDir opens a directory for opening its files by name; -1 when it cannot.
+func openDir(path string) int {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+// closeDir closes what openDir opened.
+func closeDir(fd int) {
+	if fd >= 0 {
+		syscall.Close(fd)
+	}
+}
+
+// statPath is what the file at path looks like, its symlinks followed; real is the hash of
+// its real path.
+func statPath(path string, real uint64) (fileStat, error) {
+	var st syscall.Stat_t
+	err := syscall.Stat(path, &st)
+	for err == syscall.EINTR {
+		err = syscall.Stat(path, &st)
+	}
+	if err != nil {
+		return fileStat{}, err
+	}
+	return statOf(real, &st), nil
+}
+
+func statOf(real uint64, st *syscall.Stat_t) fileStat {
+	return fileStat{real: real, ino: uint64(st.Ino), size: st.Size, mtime: st.Mtim.Nano()}
+}
+
+// readFile opens name in the directory dirfd (path, when dirfd is -1) and reads it whole
+// into buf, with one open, one fstat and one read: an os.File would also register with
+// the poller and set a finalizer, which costs more than the read itself for a small file.
+// A file that is not regular, or is larger than maxFileSize, is refused unread
+// (errNotRegular, errTooLarge), with its stat.
+func readFile(dirfd int, name, path string, real uint64, buf []byte) ([]byte, fileStat, error) {
+	const flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NONBLOCK
+	var fd int
+	var err error
+	for {
+		if dirfd >= 0 {
+			fd, err = syscall.Openat(dirfd, name, flags, 0)
+		} else {
+			fd, err = syscall.Open(path, flags, 0)
+		}
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fileStat{}, err
+	}
+	defer syscall.Close(fd)
+	var sys syscall.Stat_t
+	if err := syscall.Fstat(fd, &sys); err != nil {
+		return nil, fileStat{}, err
+	}
+	st := statOf(real, &sys)
+	if sys.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, st, errNotRegular
+	}
+	if st.size > maxFileSize {
+		return nil, st, errTooLarge
+	}
+	data, err := readAll(st.size, buf, func(b []byte) (int, error) {
+		n, err := syscall.Read(fd, b)
+		for err == syscall.EINTR {
+			n, err = syscall.Read(fd, b)
+		}
+		return n, err
+	})
+	return data, st, err
+}

@@ -1,0 +1,181 @@
+package index
+
+import (
+	"hash/maphash"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// reader reads and parses the files a walk found and packs their keys, in path order, into
+// the stage: the index the read builds as it goes, which Build completes. Nothing of the
+// whole key set is held twice: each file's keys go from its parse straight into the
+// stage's arrays.
+type reader struct {
+	w     *walker
+	prev  *Index
+	opts  *Options
+	pace  *Pacer
+	stage *builder
+	same  map[int]*File // files unchanged since the last read, by job
+
+	mu     sync.Mutex
+	turn   sync.Cond
+	next   int // the batch whose turn it is to be packed
+	copied int // files packed so far
+}
+
+// worker is what one goroutine of a read reuses from file to file.
+type worker struct {
+	buf    []byte   // the file being read
+	packed []byte   // the batch's keys, packed
+	out    []parsed // the batch's files
+}
+
+// batchSize is how many files a worker reads and parses before it packs them into the
+// stage, in its turn.
+const batchSize = 256
+
+// readAll reads, parses and packs every file of the walk, on every CPU, or paced on this
+// goroutine; it returns the read's files in path order.
+func (r *reader) readAll() []*File {
+	r.turn.L = &r.mu
+	n := len(r.w.jobs)
+	batches := (n + batchSize - 1) / batchSize
+	var next atomic.Int64
+	run := func() {
+		var wk worker
+		for b := int(next.Add(1)) - 1; b < batches; b = int(next.Add(1)) - 1 {
+			lo, hi := b*batchSize, min(n, (b+1)*batchSize)
+			wk.packed, wk.out = wk.packed[:0], wk.out[:0]
+			for j := lo; j < hi && !r.pace.stopped(); j++ {
+				wk.out = append(wk.out, parsed{})
+				r.parse(&wk, j, &wk.out[len(wk.out)-1])
+				if r.pace.Paced() {
+					r.pace.tick()
+				}
+			}
+			r.commit(b, lo, &wk)
+		}
+	}
+	if workers := min(runtime.GOMAXPROCS(0), batches); r.pace.Paced() || workers <= 1 {
+		run()
+	} else {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(run)
+		}
+		wg.Wait()
+	}
+	r.pace.tick() // a shutdown while the workers ran ends the load here
+	return r.files()
+}
+
+// commit packs batch b, whose first file is job lo, into the stage once every batch
+// before it is in.
+func (r *reader) commit(b, lo int, wk *worker) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.next != b {
+		r.turn.Wait()
+	}
+	for i := range wk.out {
+		r.stageFile(lo+i, &wk.out[i], wk.packed)
+	}
+	r.copied += len(wk.out)
+	if b == 0 && r.prev == nil {
+		r.stage.reserve(r.copied, len(r.w.jobs))
+	}
+	r.next++
+	r.turn.Broadcast()
+}
+
+// stageFile packs job j's file into the stage: its keys as parsed, or those of its last
+// read that it keeps.
+func (r *reader) stageFile(j int, p *parsed, packed []byte) {
+	if p.same {
+		if r.same == nil {
+			r.same = map[int]*File{}
+		}
+		r.same[j] = p.from
+		return
+	}
+	b, ix := r.stage, r.stage.ix
+	fid := len(ix.fileRecs)
+	ix.fileRecs = append(ix.fileRecs, fileRec{stat: p.stat, sum: p.sum, kept: p.kept})
+	var src *Index
+	var sfid int32
+	if p.from != nil {
+		src, sfid = p.from.src, p.from.fid
+	}
+	if p.from != nil || p.err != nil {
+		packed = nil
+	} else {
+		packed = p.packed.of(packed)
+	}
+	b.addFile(fid, r.w.rel(&r.w.jobs[j]), packed, src, sfid)
+	if p.err != nil || len(p.warnings) > 0 {
+		if ix.notes == nil {
+			ix.notes = map[uint32]*fileNote{}
+		}
+		ix.notes[uint32(fid)] = &fileNote{err: p.err, warnings: p.warnings}
+	}
+}
+
+// files returns the read's files, in path order: those packed into the stage, their paths
+// made over the walk's, and those unchanged since the last read.
+func (r *reader) files() []*File {
+	w, ix := r.w, r.stage.ix
+	files := make([]*File, len(w.jobs))
+	staged := make([]File, len(ix.fileRecs))
+	fid := 0
+	for j := range w.jobs {
+		if f := r.same[j]; f != nil {
+			files[j] = f
+			continue
+		}
+		f := &staged[fid]
+		f.Path, f.src, f.fid, f.Kept = w.rel(&w.jobs[j]), ix, int32(fid), ix.fileRecs[fid].kept
+		if n := ix.notes[uint32(fid)]; n != nil {
+			f.Err, f.Warnings = n.err, n.warnings
+		}
+		files[j] = f
+		fid++
+	}
+	return files
+}
+
+// newStage returns the builder of a read's stage for n files, packed for o; a first read
+// packs them all, a reload those that changed.
+func newStage(n int, first bool, o *Options) *builder {
+	ix := &Index{seed: maphash.MakeSeed(), records: map[string]int{}, algCount: map[string]int{}}
+	if first {
+		ix.fileRecs = make([]fileRec, 0, n)
+	}
+	b := &builder{ix: ix, opts: o, kinds: map[string]uint8{}}
+	ix.stage = b
+	return b
+}
+
+// reserve sizes the stage's arrays for total files from the first done: growing a blob of
+// hundreds of megabytes by doubling would hold it twice at once.
+func (b *builder) reserve(done, total int) {
+	if done == 0 || total <= done {
+		return
+	}
+	ix := b.ix
+	grow := func(n int) int { return int(int64(n)*int64(total-done)/int64(done)*21/20) + 64 }
+	ix.blob = growTo(ix.blob, grow(len(ix.blob)))
+	ix.keys = growTo(ix.keys, grow(len(ix.keys)))
+	ix.owners = growTo(ix.owners, grow(len(ix.owners)))
+}
+
+// growTo returns s with room for n more.
+func growTo[S ~[]E, E any](s S, n int) S {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	t := make(S, len(s), len(s)+n)
+	copy(t, s)
+	return t
+}

@@ -1,0 +1,61 @@
+package index
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	e2e "github.com/ipsecoe/ipsecoe/test"
+)
+
+// TestReadOrder reads more files than one batch holds, on one worker and on several: the
+// files come back in path order, each with its own key at its own name, and Build takes
+// the read's arrays as they are.
+func TestReadOrder(t *testing.T) {
+	dir := t.TempDir()
+	const n = 3*batchSize + 17
+	for i := range n {
+		sub := ""
+		if i%5 == 0 {
+			sub = "sub" // files in a subdirectory sort among the others
+		}
+		e2e.WriteFile(t, filepath.Join(dir, sub, fmt.Sprintf("h%d.example.com.pem", i)), e2e.FakeRSAKey(t))
+	}
+	for _, procs := range []int{1, 4} {
+		t.Run(fmt.Sprint(procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			files, _, err := ReadDir(dir, nil, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) != n {
+				t.Fatalf("%d files, want %d", len(files), n)
+			}
+			for i, f := range files {
+				if i > 0 && files[i-1].Path >= f.Path {
+					t.Fatalf("file %d %q after %q", i, f.Path, files[i-1].Path)
+				}
+				if f.Err != nil || f.keyCount() != 1 {
+					t.Fatalf("%s: %d keys, %v", f.Path, f.keyCount(), f.Err)
+				}
+			}
+			stage := files[0].src
+			ix := Build(files, &Options{}, nil)
+			if ix != stage {
+				t.Error("the read's arrays were copied")
+			}
+			for fid, f := range files {
+				kinds, owners := ix.FileKeys(fid)
+				want := filepath.Base(f.Path)
+				want = want[:len(want)-len(".pem")] + "."
+				if len(kinds) != 1 || len(owners) != 1 || owners[0] != want {
+					t.Errorf("%s: keys %v at %v, want one at %s", f.Path, kinds, owners, want)
+				}
+				if f.src != ix || string(ix.fileRecs[fid].path.of(ix.blob)) != f.Path {
+					t.Errorf("%s: not file %d of the index", f.Path, fid)
+				}
+			}
+		})
+	}
+}
