@@ -1,7 +1,7 @@
 package test
 
 // The signed setup of the validation tests: zone keys and trust anchors made with
-// dnssec-keygen, the Corefile with a dnssec block per zone in front of ipsecoe, and the
+// dnssec-keygen, the Corefile with a dnssec block per zone beside ipsecoe, and the
 // questions every validator must answer.
 
 import (

@@ -95,8 +95,8 @@ func valLogged(log *Log, qtype, name string) bool {
 // TestValidationAggressiveNSEC asks unbound, which does aggressive NSEC (RFC 8198), for
 // another type first and then for the keys at the same name: the NSEC of the first denial
 // must not let unbound deny the keys from its cache. A control case at an empty
-// non-terminal shows that unbound does deny from cache where dnssec's black lie is all
-// there is. It runs with ipsecoe authoritative, and with fallthrough to file.
+// non-terminal shows that unbound does deny from cache where the denial's NSEC lists no
+// keys. It runs with ipsecoe authoritative, and with fallthrough to file.
 func TestValidationAggressiveNSEC(t *testing.T) {
 	t.Parallel()
 	tools := NeedValidators(t)
@@ -151,7 +151,7 @@ func TestValidationAggressiveNSEC(t *testing.T) {
 				}
 			}
 
-			// The control: at an empty non-terminal dnssec's black lie lists no IPSECKEY, so
+			// The control: at an empty non-terminal the denial's NSEC lists no IPSECKEY, so
 			// after TXT unbound denies IPSECKEY from its cache without asking CoreDNS.
 			const ent = "host.example.com."
 			a := ub.Resolve(t, ent, "TXT")
