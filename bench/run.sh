@@ -14,7 +14,7 @@
 #   BENCH_CLIENTS=4 BENCH_OUTSTANDING=100   dnsperf -c and -q
 #   BENCH_SERVER_CPU=0 BENCH_CLIENT_CPU=1   cores for taskset
 #   BENCH_PORT=15380           port on 127.0.0.1
-#   BENCH_CACHE_CAPACITY=auto  dnssec cache_capacity: auto is max(10000, 2 x keys)
+#   BENCH_CACHE_CAPACITY=auto  dnssec cache_capacity of file+dnssec and template+dnssec: auto is max(10000, 2 x keys)
 #   BENCH_IPSECOE_RELOAD=      ipsecoe "reload" value; empty: the plugin's default (5s)
 #   BENCH_WARMUP=1             one unmeasured pass over each query set before it is measured; 0: none
 #   BENCH_WORK=bench/.work     binaries, keys, zone files, query files, logs and results
@@ -359,7 +359,12 @@ prepare() {
   printf '%s\n%s\n}\n' "$head" "$template" >"$d/Corefile.template"
   printf '%s\n%s\n%s\n}\n' "$head" "$dnssec" "$template" >"$d/Corefile.template+dnssec"
   printf '%s\n%s\n}\n' "$head" "$ipsecoe" >"$d/Corefile.ipsecoe"
-  printf '%s\n%s\n%s\n}\n' "$head" "${dnssec/dnssec 10.in-addr.arpa/dnssec 10.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa}" "$ipsecoe" >"$d/Corefile.ipsecoe+dnssec"
+  # ipsecoe keeps the signatures of its answers itself: dnssec's cache keeps its default
+  # size, as the plugin's documentation advises.
+  local dnssec_ipsecoe="    dnssec 10.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa {
+        key file $ZKEY
+    }"
+  printf '%s\n%s\n%s\n}\n' "$head" "$dnssec_ipsecoe" "$ipsecoe" >"$d/Corefile.ipsecoe+dnssec"
 }
 
 # sets SERVER prints the query sets a server is measured with.
