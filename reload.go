@@ -184,6 +184,7 @@ func (p *IPSecOE) load() {
 		// back now rather than keep it resident until the heap grows to meet it.
 		debug.FreeOSMemory()
 	}
+	index.SettleGC()
 	p.count(reloadCount, "result", "success")
 	paced := ""
 	if pc.Paced() {

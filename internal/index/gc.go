@@ -1,7 +1,9 @@
 package index
 
 import (
+	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 )
 
@@ -39,4 +41,45 @@ func FirstLoadGC() (restore func()) {
 			}
 		})
 	}
+}
+
+// After a load the heap may grow past what is live by a quarter of it, or by minHeadroom,
+// whichever is more, and never by more than what is live (Go's default), before the
+// collector runs. The index's arrays are most of what is live and hold no pointers, so a
+// collection costs little; with Go's default a million keys would take twice their size
+// in resident memory between collections.
+const (
+	minHeadroom      = 64 << 20
+	settledGCPercent = 25
+)
+
+// gcPercentFor is the collector's setting for a live heap of live octets.
+func gcPercentFor(live uint64) int {
+	if live == 0 {
+		return 100
+	}
+	return int(min(100, max(settledGCPercent, 100*max(minHeadroom, live/4)/live)))
+}
+
+// SettleGC sets the collector's setting from the heap live after a load (see
+// gcPercentFor); a first load under way restores to it when it ends. It leaves the
+// setting alone when the GOGC environment variable is set: the operator's choice stands.
+func SettleGC() {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	var live uint64
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		live = s[0].Value.Uint64()
+	}
+	pct := gcPercentFor(live)
+	lowGC.Lock()
+	defer lowGC.Unlock()
+	if lowGC.n > 0 {
+		lowGC.old = pct
+		return
+	}
+	debug.SetGCPercent(pct)
 }

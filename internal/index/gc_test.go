@@ -47,3 +47,52 @@ func TestFirstLoadGC(t *testing.T) {
 		}
 	}
 }
+
+// TestGCPercentFor keeps the headroom after a load to a quarter of what is live, and at
+// least minHeadroom, within Go's default.
+func TestGCPercentFor(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 100},
+		{16 << 20, 100},
+		{64 << 20, 100},
+		{128 << 20, 50},
+		{256 << 20, 25},
+		{600 << 20, 25},
+		{8 << 30, 25},
+	} {
+		if got := gcPercentFor(tc.live); got != tc.want {
+			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", tc.live>>20, got, tc.want)
+		}
+	}
+}
+
+// TestSettleGC sets the collector from the live heap, leaves it to GOGC when that is set,
+// and hands the setting to a first load under way, to restore when it ends.
+func TestSettleGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	debug.SetGCPercent(100)
+	SettleGC()
+	if got := debug.SetGCPercent(100); got < settledGCPercent || got > 100 {
+		t.Errorf("setting %d after SettleGC, want %d to 100", got, settledGCPercent)
+	}
+	restore := FirstLoadGC()
+	debug.SetGCPercent(777) // what SettleGC must not touch while the load runs
+	SettleGC()
+	if got := debug.SetGCPercent(firstLoadGCPercent); got != 777 {
+		t.Errorf("SettleGC changed the setting during a first load: %d", got)
+	}
+	restore()
+	if got := debug.SetGCPercent(100); got < settledGCPercent || got > 100 {
+		t.Errorf("the first load restored %d, want SettleGC's %d to 100", got, settledGCPercent)
+	}
+	t.Setenv("GOGC", "300")
+	debug.SetGCPercent(300)
+	SettleGC()
+	if got := debug.SetGCPercent(100); got != 300 {
+		t.Errorf("SettleGC overrode GOGC: %d", got)
+	}
+}
