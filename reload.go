@@ -175,6 +175,7 @@ func (p *IPSecOE) load() {
 		}
 	}
 	p.idx.Store(ix)
+	p.sizeStores(ix)
 	p.publish(ix)
 	if keySetChanged {
 		p.notify()

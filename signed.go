@@ -123,5 +123,13 @@ func (p *IPSecOE) keptSets(n index.Node, name, zone string) [][]dns.RR {
 	return sets
 }
 
+// sizeStores bounds the store of names the index does not list to the index's size, and
+// at least otherSigs.
+func (p *IPSecOE) sizeStores(ix *index.Index) {
+	if s := p.signer.Load(); s != nil {
+		s.others.setCapacity(max(otherSigs, ix.Names()))
+	}
+}
+
 // through reports whether lname is in a fallthrough zone.
 func (p *IPSecOE) through(lname string) bool { return matchZone(p.Fall.Zones, lname) != "" }

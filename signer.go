@@ -32,7 +32,10 @@ const (
 	dueBefore = 2 * 24 * time.Hour
 	// renewEvery is how often the renewal pass runs.
 	renewEvery = time.Hour
-	// otherSigs bounds the signatures kept for names the index does not list.
+	// otherSigs bounds the signatures kept for names the index does not list (addresses
+	// inside a gateway prefix, denials at names that do not exist): this many, or as many
+	// as the index has names, whichever is more, so that a deployment's peers fit in it
+	// about as its keys do.
 	otherSigs = 100_000
 )
 

@@ -119,6 +119,10 @@ func TestSignaturesFollowKeys(t *testing.T) {
 	}
 	before := ask("gw.example.com.")
 	n := s.names.len()
+	p.sizeStores(p.idx.Load())
+	if got, want := s.others.capacity.Load(), int64(otherSigs/sigShards); got != want {
+		t.Errorf("others bounded to %d per shard, want %d (otherSigs, the index being smaller)", got, want)
+	}
 	replaceKeys(t, dir, "gw.example.com")
 	p.load()
 	first := testutil.ToFloat64(signCount.WithLabelValues("", "first"))

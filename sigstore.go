@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 )
 
 // sigStore keeps RRSIGs with the RRset they sign, keyed by a hash of the owner (lower
@@ -18,7 +19,7 @@ import (
 // do not exist).
 type sigStore struct {
 	seed     maphash.Seed
-	capacity int // entries per shard, 0 for no bound
+	capacity atomic.Int64 // entries per shard, 0 for no bound
 	shards   [sigShards]sigShard
 }
 
@@ -42,10 +43,17 @@ type sigShard struct {
 
 func newSigStore(capacity int) *sigStore {
 	s := &sigStore{seed: maphash.MakeSeed()}
-	if capacity > 0 {
-		s.capacity = max(1, capacity/sigShards)
-	}
+	s.setCapacity(capacity)
 	return s
+}
+
+// setCapacity bounds the store to about capacity entries, from the next put on; 0 for no
+// bound.
+func (s *sigStore) setCapacity(capacity int) {
+	if capacity > 0 {
+		capacity = max(1, capacity/sigShards)
+	}
+	s.capacity.Store(int64(capacity))
 }
 
 // key is the store's key of lname's RRset of type t whose rdata has sum sum; never 0.
@@ -110,8 +118,8 @@ func (s *sigStore) put(k uint64, sigs []byte, pass uint32) {
 	if ok {
 		sh.drop(sh.at[i])
 	} else {
-		if s.capacity > 0 && sh.n >= s.capacity {
-			sh.remove(sh.victim())
+		for c := int(s.capacity.Load()); c > 0 && sh.n >= c; {
+			sh.remove(sh.victim()) // more than one when the bound was lowered
 		}
 		if 4*(sh.n+1) > 3*len(sh.keys) {
 			sh.grow()

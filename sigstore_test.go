@@ -96,6 +96,14 @@ func TestSigStoreBound(t *testing.T) {
 	if found != s.len() {
 		t.Errorf("%d entries found, %d held: a probe chain broke", found, s.len())
 	}
+	// A lower bound holds from the next put into each shard on.
+	s.setCapacity(sigShards * 3)
+	for i := range 2_000 {
+		s.put(s.key(fmt.Sprint(-i), 45, 1), []byte("x"), 0)
+	}
+	if got := s.len(); got > sigShards*3 {
+		t.Errorf("%d entries after the bound was lowered, want at most %d", got, sigShards*3)
+	}
 	for i := range s.shards {
 		if sh := &s.shards[i]; len(sh.chunks)*sigChunk > 2*sigChunk+4*sh.live {
 			t.Errorf("shard %d: %d chunks for %d live octets", i, len(sh.chunks), sh.live)
