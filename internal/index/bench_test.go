@@ -65,7 +65,7 @@ func BenchmarkFirstLoad(b *testing.B) {
 		resetPeak()
 		b.StartTimer()
 		restore := FirstLoadGC()
-		o := &Options{Precedence: 10, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}}
+		o := &Options{Precedence: 10, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}, Ports: []uint16{500}}
 		files, _, err := ReadDir(dir, nil, o, nil)
 		if err != nil {
 			b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"net"
 	"net/netip"
+	"strconv"
 
 	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 	"github.com/miekg/dns"
@@ -203,10 +204,38 @@ func newBuilder(files []*File, o *Options) *builder {
 func (b *builder) prepare(o *Options) {
 	ix, nkeys := b.ix, len(b.ix.keys)
 	b.opts, ix.precedence = o, o.Precedence
+	// The _PORT names go into the blob: room for them now, rather than a copy of the blob
+	// by append when it fills (reserve has made it, on a first read).
+	ix.blob = growTo(ix.blob, portBytes(ix, o.Ports))
 	// Sized up front: growing a table of a million names costs more than filling it.
 	ix.names = make([]nameRec, 0, nkeys*(1+len(o.Ports))+nkeys/64+16)
 	ix.slots = make([]uint32, tableSize(cap(ix.names)))
 	b.pairs = make([]pair, 0, nkeys*(1+len(o.Ports)))
+}
+
+// portBytes is what addNames adds to the blob: a _PORT name for each port at each owner of
+// a key with IPSECA records.
+func portBytes(ix *Index, ports []uint16) int {
+	if len(ports) == 0 {
+		return 0
+	}
+	per := 0 // the "_PORT." of every port
+	for _, port := range ports {
+		per += len(strconv.Itoa(int(port))) + 2
+	}
+	n := 0
+	for id := range ix.keys {
+		k := &ix.keys[id]
+		if k.ipseca.n == 0 {
+			continue
+		}
+		for _, ow := range ix.owners[k.owners.off : k.owners.off+k.owners.n] {
+			if ow.port == 0 {
+				n += per + len(ports)*int(ow.name.n)
+			}
+		}
+	}
+	return n
 }
 
 // tableSize is the smallest power of two that holds n names at most 70 % full.

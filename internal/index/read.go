@@ -165,7 +165,7 @@ func (b *builder) reserve(done, total int) {
 	}
 	ix := b.ix
 	grow := func(n int) int { return int(int64(n)*int64(total-done)/int64(done)*21/20) + 64 }
-	ix.blob = growTo(ix.blob, grow(len(ix.blob)))
+	ix.blob = growTo(ix.blob, grow(len(ix.blob)+portBytes(ix, b.opts.Ports))) // and the _PORT names Build adds
 	ix.keys = growTo(ix.keys, grow(len(ix.keys)))
 	ix.owners = growTo(ix.owners, grow(len(ix.owners)))
 }
