@@ -82,7 +82,6 @@ func (p *IPSecOE) renew(pc *index.Pacer) {
 	}
 	pass := s.pass.Add(1)
 	now := s.now()
-	var buf [160]byte
 	for id := range ix.Names() {
 		pc.Tick()
 		name := ix.Name(id)
@@ -97,7 +96,7 @@ func (p *IPSecOE) renew(pc *index.Pacer) {
 		for _, set := range p.keptSets(n, name, zone) {
 			t := set[0].Header().Rrtype
 			k := s.names.key(name, t, rdataSum(s.names.seed, set))
-			sigs, ok := s.names.mark(k, pass, buf[:0])
+			sigs, ok := s.names.mark(k, pass)
 			if ok && within(earliest(sigs), now, renewBefore) {
 				s.names.put(k, s.sign(set, name, "", now, true), pass)
 				signCount.WithLabelValues("", "renewed").Inc()

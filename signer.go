@@ -167,8 +167,7 @@ func (s *signer) appendSigs(dst []dns.RR, store *sigStore, owner, lname string, 
 	}
 	t := rrs[0].Header().Rrtype
 	k := store.key(lname, t, rdataSum(store.seed, rrs))
-	var buf [160]byte
-	sigs, ok := store.get(k, buf[:0])
+	sigs, ok := store.get(k)
 	now := s.now()
 	if !ok || within(earliest(sigs), now, dueBefore) {
 		reason := "first"

@@ -86,16 +86,19 @@ func (sh *sigShard) find(k uint64) (int, bool) {
 	}
 }
 
-// get appends the signatures stored under k to buf (see signer.sign for their form).
-func (s *sigStore) get(k uint64, buf []byte) ([]byte, bool) {
+// get returns the signatures stored under k (see signer.sign for their form). The bytes
+// are the store's own, not a copy: what is written in a chunk is never written over (a
+// replaced entry is added anew, and compaction copies into new chunks), so they stay as
+// they are for as long as the caller holds them.
+func (s *sigStore) get(k uint64) ([]byte, bool) {
 	sh := s.shard(k)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	i, ok := sh.find(k)
 	if !ok {
-		return buf, false
+		return nil, false
 	}
-	return append(buf, sh.entry(sh.at[i])...), true
+	return sh.entry(sh.at[i]), true
 }
 
 // entry returns the packed signatures at at; the shard's lock is held.
@@ -103,7 +106,7 @@ func (sh *sigShard) entry(at uint32) []byte {
 	c := sh.chunks[at>>16]
 	off := int(at & 0xffff)
 	n := int(binary.BigEndian.Uint16(c[off:]))
-	return c[off+2 : off+2+n]
+	return c[off+2 : off+2+n : off+2+n] // capped: an append must not reach the next entry
 }
 
 // put stores packed signatures under k, marked as seen by pass.
@@ -209,17 +212,17 @@ func (sh *sigShard) compact() {
 	}
 }
 
-// mark records that pass saw the entry under k, and appends its signatures to buf.
-func (s *sigStore) mark(k uint64, pass uint32, buf []byte) ([]byte, bool) {
+// mark records that pass saw the entry under k, and returns its signatures, as get does.
+func (s *sigStore) mark(k uint64, pass uint32) ([]byte, bool) {
 	sh := s.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	i, ok := sh.find(k)
 	if !ok {
-		return buf, false
+		return nil, false
 	}
 	sh.mark[i] = uint8(pass)
-	return append(buf, sh.entry(sh.at[i])...), true
+	return sh.entry(sh.at[i]), true
 }
 
 // sweep forgets every entry that neither pass nor a query since it began saw: signatures

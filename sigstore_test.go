@@ -20,12 +20,12 @@ func TestSigStore(t *testing.T) {
 		s.put(key(i), sig(i), 1)
 	}
 	for i := range n {
-		got, ok := s.get(key(i), nil)
+		got, ok := s.get(key(i))
 		if !ok || !bytes.Equal(got, sig(i)) {
 			t.Fatalf("Test %d: got %x %v", i, got, ok)
 		}
 		for j, other := range []uint64{s.key(fmt.Sprint(i), 45, uint64(i)+1), s.key(fmt.Sprint(i), 46, uint64(i)), s.key(fmt.Sprint(i+1), 45, uint64(i))} {
-			if _, ok := s.get(other, nil); ok && !(j == 2 && i+1 < n && other == key(i+1)) {
+			if _, ok := s.get(other); ok && !(j == 2 && i+1 < n && other == key(i+1)) {
 				t.Fatalf("Test %d: found under key %d of another RRset", i, j)
 			}
 		}
@@ -49,21 +49,21 @@ func TestSigStore(t *testing.T) {
 		t.Errorf("%d entries, want %d", got, n)
 	}
 	for i := range n {
-		if got, ok := s.get(key(i), nil); !ok || !bytes.Equal(got, sig(i+3)) {
+		if got, ok := s.get(key(i)); !ok || !bytes.Equal(got, sig(i+3)) {
 			t.Fatalf("Test %d: after replacing: %x %v", i, got, ok)
 		}
 	}
 	// A sweep forgets what its pass did not mark, and finds the rest after the entries
 	// it removed moved back.
 	for i := 0; i < n; i += 2 {
-		s.mark(key(i), 2, nil)
+		s.mark(key(i), 2)
 	}
 	s.sweep(2)
 	if got := s.len(); got != n/2 {
 		t.Errorf("%d entries after the sweep, want %d", got, n/2)
 	}
 	for i := range n {
-		got, ok := s.get(key(i), nil)
+		got, ok := s.get(key(i))
 		if want := i%2 == 0; ok != want || ok && !bytes.Equal(got, sig(i+3)) {
 			t.Fatalf("Test %d: after the sweep: %x %v, want found %v", i, got, ok, want)
 		}
@@ -77,7 +77,7 @@ func TestSigStoreBound(t *testing.T) {
 	for i := range 10_000 {
 		k := s.key(fmt.Sprint(i), 45, 1)
 		s.put(k, []byte(fmt.Sprint(i)), 0)
-		if got, ok := s.get(k, nil); !ok || string(got) != fmt.Sprint(i) {
+		if got, ok := s.get(k); !ok || string(got) != fmt.Sprint(i) {
 			t.Fatalf("Test %d: just put, got %q %v", i, got, ok)
 		}
 	}
@@ -86,7 +86,7 @@ func TestSigStoreBound(t *testing.T) {
 	}
 	found := 0
 	for i := range 10_000 {
-		if got, ok := s.get(s.key(fmt.Sprint(i), 45, 1), nil); ok {
+		if got, ok := s.get(s.key(fmt.Sprint(i), 45, 1)); ok {
 			found++
 			if string(got) != fmt.Sprint(i) {
 				t.Fatalf("Test %d: got %q", i, got)

@@ -116,7 +116,7 @@ func ipseca(owner string, ttl uint32, d keyfile.Association) dns.RR {
 
 // appendIPSECKEY appends n's IPSECKEY records, at owner, to rrs.
 func appendIPSECKEY(rrs []dns.RR, n index.Node, owner string, ttl uint32) []dns.RR {
-	var buf [4]index.Record
+	var buf [1]index.Record // most names hold one key; more go to the heap
 	recs := n.IPSECKEYs(buf[:0])
 	for i := range recs {
 		rrs = append(rrs, ipseckey(owner, ttl, &recs[i]))
@@ -126,7 +126,7 @@ func appendIPSECKEY(rrs []dns.RR, n index.Node, owner string, ttl uint32) []dns.
 
 // appendIPSECA appends n's IPSECA records, at owner, to rrs.
 func appendIPSECA(rrs []dns.RR, n index.Node, owner string, ttl uint32) []dns.RR {
-	var buf [4]keyfile.Association
+	var buf [1]keyfile.Association
 	for _, d := range n.IPSECAs(buf[:0]) {
 		rrs = append(rrs, ipseca(owner, ttl, d))
 	}
