@@ -64,12 +64,19 @@ func denialTypes(n index.Node, qtype uint16, apex, through bool) []uint16 {
 func (p *IPSecOE) signedDenial(s *signer, m *dns.Msg, n index.Node, qname, lname, zone string, serial uint32, server string) {
 	qtype := m.Question[0].Qtype
 	nsec := p.signedNSEC(s, n, qname, lname, p.negTTL(), denialTypes(n, qtype, lname == zone, false), false, server)
+	soa := p.signedSOA(s, zone, serial, server)
+	if countType(nsec, dns.TypeRRSIG) == 0 || countType(soa, dns.TypeRRSIG) == 0 {
+		// Never for a zone dnssec signs at its apex, short of a failure to sign: then the
+		// plain denial, rather than an NSEC no validator could check.
+		m.Ns = soa[:1]
+		return
+	}
 	m.Rcode = dns.RcodeSuccess
 	if qtype == dns.TypeNSEC {
 		m.Answer = nsec
 		return
 	}
-	m.Ns = append(p.signedSOA(s, zone, serial, server), nsec...)
+	m.Ns = append(soa, nsec...)
 }
 
 // denialWriter is handed to the next plugin in fallthrough mode at a name that exists in
@@ -111,7 +118,9 @@ func (w *denialWriter) WriteMsg(m *dns.Msg) error {
 	}
 	qtype := w.state.QType()
 	types := denialTypes(w.n, qtype, w.apex, true)
-	m.Ns = append(ns, w.p.signedNSEC(w.s, w.n, w.state.QName(), w.state.Name(), ttl, types, true, w.server)...)
+	if nsec := w.p.signedNSEC(w.s, w.n, w.state.QName(), w.state.Name(), ttl, types, true, w.server); countType(nsec, dns.TypeRRSIG) > 0 {
+		m.Ns = append(ns, nsec...)
+	} // else dnssec's own denial stands
 	return w.ResponseWriter.WriteMsg(m)
 }
 

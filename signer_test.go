@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coredns/coredns/plugin/dnssec"
+	"github.com/coredns/coredns/plugin/pkg/cache"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -162,4 +164,31 @@ func replaceKeys(t *testing.T, dir, owner string) {
 func removeKeys(t *testing.T, dir, owner string) {
 	t.Helper()
 	must(t, os.Remove(filepath.Join(dir, owner+".pem")))
+}
+
+// TestDenialUnsignable checks that a denial the dnssec plugin fails to sign stays the
+// plain one (NXDOMAIN, exactly one SOA), never an NSEC without signatures.
+func TestDenialUnsignable(t *testing.T) {
+	p := newTestPlugin(t, testKeyDir(t), "")
+	signWith(t, p, "example.com.")
+	s := p.signer.Load()
+	s.d = dnssec.New([]string{"example.com."}, nil, false, p.Next, cache.New[[]dns.RR](10)) // no keys
+	for i, tc := range []struct {
+		qname string
+		qtype uint16
+		rcode int
+	}{
+		{"nope.example.com.", dns.TypeIPSECKEY, dns.RcodeNameError},
+		{"gw.example.com.", dns.TypeTXT, dns.RcodeSuccess},
+		{"gw.example.com.", dns.TypeNSEC, dns.RcodeSuccess},
+	} {
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		if _, err := p.ServeDNS(context.Background(), rec, test.Case{Qname: tc.qname, Qtype: tc.qtype, Do: true}.Msg()); err != nil {
+			t.Fatal(err)
+		}
+		m := rec.Msg
+		if m.Rcode != tc.rcode || len(m.Answer) != 0 || len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA {
+			t.Errorf("Test %d: want rcode %s and one SOA, got %s", i, dns.RcodeToString[tc.rcode], m)
+		}
+	}
 }
