@@ -53,6 +53,9 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	m.SetReply(r)
 	m.Authoritative = true
 
+	if signed && (qtype == dns.TypeIPSECKEY || qtype == TypeIPSECA) {
+		m.Answer = make([]dns.RR, 0, 2) // a record and its RRSIG: grown once, not twice
+	}
 	if qtype == dns.TypeIPSECKEY || qtype == dns.TypeANY {
 		m.Answer = appendIPSECKEY(m.Answer, n, qname, p.ttl)
 	}

@@ -28,17 +28,23 @@ const (
 	sigChunk  = 64 << 10
 )
 
-// sigShard is one table. keys[i] is 0 for an empty slot; at[i] is where its signatures
-// are, chunk<<16 | offset; mark[i] is the renewal pass that last saw it, modulo 256.
+// sigShard is one table of slots.
 type sigShard struct {
 	mu      sync.RWMutex
-	keys    []uint64
-	at      []uint32
-	mark    []uint8
+	slots   []sigSlot
 	n       int
 	chunks  [][]byte
 	garbage int // octets of chunks no slot refers to any more
 	live    int
+}
+
+// sigSlot is a slot of a table: key is 0 for an empty slot; at is where its signatures
+// are, chunk<<16 | offset; mark is the renewal pass that last saw it, modulo 256. The key
+// and where to look are in one slot, so a lookup reads one cache line of the table.
+type sigSlot struct {
+	key  uint64
+	at   uint32
+	mark uint8
 }
 
 func newSigStore(capacity int) *sigStore {
@@ -72,12 +78,12 @@ func (s *sigStore) shard(k uint64) *sigShard { return &s.shards[k>>58] }
 
 // find returns the slot of k, or of the empty slot where it would go.
 func (sh *sigShard) find(k uint64) (int, bool) {
-	if len(sh.keys) == 0 {
+	if len(sh.slots) == 0 {
 		return -1, false
 	}
-	mask := len(sh.keys) - 1
+	mask := len(sh.slots) - 1
 	for i := int(k) & mask; ; i = (i + 1) & mask {
-		switch sh.keys[i] {
+		switch sh.slots[i].key {
 		case k:
 			return i, true
 		case 0:
@@ -98,7 +104,7 @@ func (s *sigStore) get(k uint64) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	return sh.entry(sh.at[i]), true
+	return sh.entry(sh.slots[i].at), true
 }
 
 // entry returns the packed signatures at at; the shard's lock is held.
@@ -119,29 +125,29 @@ func (s *sigStore) put(k uint64, sigs []byte, pass uint32) {
 	defer sh.mu.Unlock()
 	i, ok := sh.find(k)
 	if ok {
-		sh.drop(sh.at[i])
+		sh.drop(sh.slots[i].at)
 	} else {
 		for c := int(s.capacity.Load()); c > 0 && sh.n >= c; {
 			sh.remove(sh.victim()) // more than one when the bound was lowered
 		}
-		if 4*(sh.n+1) > 3*len(sh.keys) {
+		if 4*(sh.n+1) > 3*len(sh.slots) {
 			sh.grow()
 		}
 		i, _ = sh.find(k)
-		sh.keys[i] = k
+		sh.slots[i].key = k
 		sh.n++
 	}
 	if sh.garbage > sigChunk && sh.garbage > sh.live {
 		sh.compact()
 	}
-	sh.at[i], sh.mark[i] = sh.add(sigs), uint8(pass)
+	sh.slots[i].at, sh.slots[i].mark = sh.add(sigs), uint8(pass)
 }
 
 // victim is an occupied slot picked at random.
 func (sh *sigShard) victim() int {
-	mask := len(sh.keys) - 1
-	i := rand.IntN(len(sh.keys))
-	for sh.keys[i] == 0 {
+	mask := len(sh.slots) - 1
+	i := rand.IntN(len(sh.slots))
+	for sh.slots[i].key == 0 {
 		i = (i + 1) & mask
 	}
 	return i
@@ -149,28 +155,27 @@ func (sh *sigShard) victim() int {
 
 // remove empties slot i, moving back the entries after it that probed past it.
 func (sh *sigShard) remove(i int) {
-	sh.drop(sh.at[i])
-	mask := len(sh.keys) - 1
-	for j := (i + 1) & mask; sh.keys[j] != 0; j = (j + 1) & mask {
-		home := int(sh.keys[j]) & mask
+	sh.drop(sh.slots[i].at)
+	mask := len(sh.slots) - 1
+	for j := (i + 1) & mask; sh.slots[j].key != 0; j = (j + 1) & mask {
+		home := int(sh.slots[j].key) & mask
 		if (j-home)&mask >= (j-i)&mask { // j's probe passed i: move it there
-			sh.keys[i], sh.at[i], sh.mark[i] = sh.keys[j], sh.at[j], sh.mark[j]
+			sh.slots[i] = sh.slots[j]
 			i = j
 		}
 	}
-	sh.keys[i] = 0
+	sh.slots[i] = sigSlot{}
 	sh.n--
 }
 
 // grow doubles the table.
 func (sh *sigShard) grow() {
-	keys, at, mark := sh.keys, sh.at, sh.mark
-	size := max(64, 2*len(keys))
-	sh.keys, sh.at, sh.mark = make([]uint64, size), make([]uint32, size), make([]uint8, size)
-	for j, k := range keys {
-		if k != 0 {
-			i, _ := sh.find(k)
-			sh.keys[i], sh.at[i], sh.mark[i] = k, at[j], mark[j]
+	old := sh.slots
+	sh.slots = make([]sigSlot, max(64, 2*len(old)))
+	for _, sl := range old {
+		if sl.key != 0 {
+			i, _ := sh.find(sl.key)
+			sh.slots[i] = sl
 		}
 	}
 }
@@ -202,12 +207,12 @@ func (sh *sigShard) add(sigs []byte) uint32 {
 func (sh *sigShard) compact() {
 	old := sh.chunks
 	sh.chunks, sh.garbage, sh.live = nil, 0, 0
-	for i, k := range sh.keys {
-		if k != 0 {
-			c := old[sh.at[i]>>16]
-			off := int(sh.at[i] & 0xffff)
+	for i := range sh.slots {
+		if sl := &sh.slots[i]; sl.key != 0 {
+			c := old[sl.at>>16]
+			off := int(sl.at & 0xffff)
 			n := int(binary.BigEndian.Uint16(c[off:]))
-			sh.at[i] = sh.add(c[off+2 : off+2+n])
+			sl.at = sh.add(c[off+2 : off+2+n])
 		}
 	}
 }
@@ -221,8 +226,8 @@ func (s *sigStore) mark(k uint64, pass uint32) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	sh.mark[i] = uint8(pass)
-	return sh.entry(sh.at[i]), true
+	sh.slots[i].mark = uint8(pass)
+	return sh.entry(sh.slots[i].at), true
 }
 
 // sweep forgets every entry that neither pass nor a query since it began saw: signatures
@@ -231,8 +236,8 @@ func (s *sigStore) sweep(pass uint32) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for j := 0; j < len(sh.keys); {
-			if sh.keys[j] != 0 && sh.mark[j] != uint8(pass) {
+		for j := 0; j < len(sh.slots); {
+			if sh.slots[j].key != 0 && sh.slots[j].mark != uint8(pass) {
 				sh.remove(j) // an entry may move into j: look at it again
 				continue
 			}

@@ -16,6 +16,7 @@
 #   BENCH_PORT=15380           port on 127.0.0.1
 #   BENCH_CACHE_CAPACITY=auto  dnssec cache_capacity of file+dnssec and template+dnssec: auto is max(10000, 2 x keys)
 #   BENCH_IPSECOE_RELOAD=      ipsecoe "reload" value; empty: the plugin's default (5s)
+#   BENCH_SETS=                query sets to run (hot random gw6 ipseca nodata nxdomain); empty: all
 #   BENCH_WARMUP=1             one unmeasured pass over each query set before it is measured; 0: none
 #   BENCH_WORK=bench/.work     binaries, keys, zone files, query files, logs and results
 #   BENCH_READY_TIMEOUT=900    seconds a server may take to answer after it starts
@@ -39,6 +40,7 @@ PORT=${BENCH_PORT:-15380}
 CACHE_CAPACITY=${BENCH_CACHE_CAPACITY:-auto}
 IPSECOE_RELOAD=${BENCH_IPSECOE_RELOAD:-}
 WARMUP=${BENCH_WARMUP:-1}
+SETS=${BENCH_SETS:-}
 WORK=${BENCH_WORK:-$ROOT/bench/.work}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-900}
 # Seconds ipsecoe is left alone after its first load before its settled memory is read.
@@ -554,6 +556,7 @@ run_server() {
   start_server "$n" "$s" "$log"
   first_load "$s" "$log"
   for set in $(sets "$s"); do
+    [[ -z $SETS || $set == whoami || " $SETS " == *" $set "* ]] || continue
     measure "$n" "$round" "$s" "$set" "$log"
   done
   check_answer "$n" "$s"

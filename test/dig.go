@@ -154,14 +154,21 @@ type Dig struct {
 // NewDig returns a Dig that runs the dig at path against the server on port.
 func NewDig(path, port string) *Dig { return &Dig{path: path, port: port} }
 
-// Run runs dig with args, without recursion, and returns its output; a timeout or an exit
-// status is an error.
+// Run runs dig with args, without recursion, and returns its standard output; a timeout or
+// an exit status is an error, returned with the standard error after the output. A warning
+// dig writes to its standard error never lands inside the reply it prints.
 func (d *Dig) Run(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	args = append([]string{"@127.0.0.1", "-p", d.port, "+norec"}, args...)
-	out, err := exec.CommandContext(ctx, d.path, args...).CombinedOutput()
-	return string(out), err
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, d.path, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out) + stderr.String(), err
+	}
+	return string(out), nil
 }
 
 // Query asks name/qtype over proto ("udp" or "tcp") with +unknownformat and parses the
