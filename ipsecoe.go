@@ -52,9 +52,10 @@ type IPSecOE struct {
 	done   chan struct{}
 
 	// Poller state, touched by load alone.
-	dirs    *index.DirState // its directories then
-	polls   int
-	lastErr string // the last whole-directory load error, so it is logged once
+	dirs     *index.DirState // its directories then
+	polls    int             // since the last read of every file
+	scanTook time.Duration   // how long that read took
+	lastErr  string          // the last whole-directory load error, so it is logged once
 }
 
 // Name implements the plugin.Handler interface.

@@ -181,6 +181,31 @@ func TestNotReadyWithoutDirectory(t *testing.T) {
 	}
 }
 
+// TestFullScanDue checks how often a large directory whose directories did not change has
+// every file stat'ed: every fullScanEvery polls, or after ten times as long as the last
+// full read took.
+func TestFullScanDue(t *testing.T) {
+	tests := []struct {
+		reload, took time.Duration
+		polls        int
+		due          bool
+	}{
+		{5 * time.Second, 100 * time.Millisecond, fullScanEvery - 1, false},
+		{5 * time.Second, 100 * time.Millisecond, fullScanEvery, true},
+		{5 * time.Second, 40 * time.Second, fullScanEvery, false},
+		{5 * time.Second, 40 * time.Second, 80, false},
+		{5 * time.Second, 40 * time.Second, 81, true},
+		{time.Minute, 40 * time.Second, fullScanEvery, true},
+		{0, time.Hour, fullScanEvery, true},
+	}
+	for i, tc := range tests {
+		p := &IPSecOE{reload: tc.reload, polls: tc.polls, scanTook: tc.took}
+		if got := p.fullScanDue(); got != tc.due {
+			t.Errorf("Test %d: reload %s, last full read %s, %d polls since: due %v, want %v", i, tc.reload, tc.took, tc.polls, got, tc.due)
+		}
+	}
+}
+
 // TestQuickPoll checks that a large directory is stat'ed file by file only when one of its
 // directories changed, or every fullScanEvery polls.
 func TestQuickPoll(t *testing.T) {

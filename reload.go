@@ -18,10 +18,14 @@ import (
 const reloadShare = 0.1
 
 // Polls of a directory of quickPollFiles files or more check its directories only, and
-// every file once in fullScanEvery polls.
+// every file once in fullScanEvery polls, or more seldom: a full scan is followed by at
+// least fullScanRest times as long as it took of polls that check the directories only.
+// Paced to a tenth of one CPU, full scans then take about a hundredth of one on average,
+// however many files there are.
 const (
 	quickPollFiles = 10_000
 	fullScanEvery  = 12
+	fullScanRest   = 10
 )
 
 // start is the OnStartup hook: it loads the key directory and starts the poller. When the
@@ -99,9 +103,10 @@ func (p *IPSecOE) load() {
 	// polls, for files rewritten in place: a poll must not cost the server its queries.
 	p.polls++
 	old := p.idx.Load()
-	if old.FileCount() >= quickPollFiles && p.polls%fullScanEvery != 0 && p.lastErr == "" && p.dirs.Unchanged(p.dir) {
+	if old.FileCount() >= quickPollFiles && !p.fullScanDue() && p.lastErr == "" && p.dirs.Unchanged(p.dir) {
 		return
 	}
+	p.polls = 0
 	// A reload runs beside the server on a share of one CPU; the old index serves meanwhile.
 	// The first load runs flat out, with the heap kept close to what it holds.
 	pc := index.NewPacer(1, p.stop)
@@ -111,6 +116,7 @@ func (p *IPSecOE) load() {
 		defer index.FirstLoadGC()()
 	}
 	files, dirs, err := index.ReadDir(p.dir, old, &p.opts, pc)
+	p.scanTook = time.Since(begin)
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%s", printable(err))
@@ -192,6 +198,16 @@ func (p *IPSecOE) load() {
 		paced = fmt.Sprintf(" (paced: %.3fs resting)", pc.Rested().Seconds())
 	}
 	log.Infof("loaded %s from %q%s in %.3fs", ix.Summary(), p.dir, paced, time.Since(begin).Seconds())
+}
+
+// fullScanDue reports whether a poll of a large directory whose directories did not change
+// stats every file (see fullScanEvery).
+func (p *IPSecOE) fullScanDue() bool {
+	every := fullScanEvery
+	if p.reload > 0 {
+		every = max(every, int(fullScanRest*p.scanTook/p.reload)+1)
+	}
+	return p.polls >= every
 }
 
 // nextSerial is the SOA serial of a new key set: the time of the change in seconds, or the

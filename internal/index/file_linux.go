@@ -2,7 +2,11 @@
 
 package index
 
-import "syscall"
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 // openDir opens a directory for opening its files by name; -1 when it cannot.
 func openDir(path string) int {
@@ -32,6 +36,23 @@ func statPath(path string, real uint64) (fileStat, error) {
 		return fileStat{}, err
 	}
 	return statOf(real, &st), nil
+}
+
+// statAt is what the file name in the directory dirfd (path, when dirfd is -1) looks like,
+// its symlinks followed; real is the hash of its real path.
+func statAt(dirfd int, name, path string, real uint64) (fileStat, error) {
+	if dirfd < 0 {
+		return statPath(path, real)
+	}
+	var st unix.Stat_t
+	err := unix.Fstatat(dirfd, name, &st, 0)
+	for err == unix.EINTR {
+		err = unix.Fstatat(dirfd, name, &st, 0)
+	}
+	if err != nil {
+		return fileStat{}, err
+	}
+	return fileStat{real: real, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}, nil
 }
 
 func statOf(real uint64, st *syscall.Stat_t) fileStat {

@@ -23,6 +23,9 @@ func statPath(path string, real uint64) (fileStat, error) {
 	return statOfInfo(real, fi), nil
 }
 
+// statAt is statPath: only Linux opens files by name in a directory.
+func statAt(_ int, _, path string, real uint64) (fileStat, error) { return statPath(path, real) }
+
 func statOfInfo(real uint64, fi os.FileInfo) fileStat {
 	return fileStat{real: real, ino: inode(fi), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 }

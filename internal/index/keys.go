@@ -86,7 +86,8 @@ type parsed struct {
 	err      error
 	warnings []error
 	from     *File // a file of the last read whose keys it has: the same content, or kept
-	same     bool  // unchanged since the last read: from is the file
+	same     bool  // unchanged since the last read: prev is the file
+	prev     int32 // the file's number in the last read's index, or -1
 	kept     bool
 	packed   span // its keys as packKeys packs them, in the worker's buffer
 }
@@ -96,28 +97,27 @@ type parsed struct {
 func (r *reader) parse(wk *worker, j int, out *parsed) {
 	w := r.w
 	jb := &w.jobs[j]
-	*out = parsed{}
-	var p *File
+	*out = parsed{prev: -1}
 	if r.prev != nil {
-		p = r.prev.prevFile(w.rel(jb))
+		out.prev = int32(r.prev.prevFid(w.rel(jb), wk.hint))
+		wk.hint = int(out.prev) + 1
 	}
 	if jb.err >= 0 {
 		out.err = w.errs[jb.err]
-		r.keep(out, p)
+		r.keep(out)
 		return
 	}
 	dirfd, name, path, real := w.locate(jb)
-	if p != nil {
+	if out.prev >= 0 {
 		// A file seen before is stat'ed first: most are unchanged, and are not opened.
-		st, err := statPath(w.pathOf(jb), real)
+		st, err := statAt(dirfd, name, path, real)
 		if err != nil {
 			out.err = keyfile.Refuse(keyfile.ReasonRead, "%w", err)
-			r.keep(out, p)
+			r.keep(out)
 			return
 		}
-		if st == p.rec().stat {
-			p.Same = true
-			out.same, out.from = true, p
+		if st == r.prev.fileRecs[out.prev].stat {
+			out.same = true
 			return
 		}
 	}
@@ -137,13 +137,14 @@ func (r *reader) parse(wk *worker, j int, out *parsed) {
 		out.err = keyfile.Refuse(keyfile.ReasonSize, "over the %d byte limit", maxFileSize)
 	}
 	if out.err != nil {
-		r.keep(out, p)
+		r.keep(out)
 		return
 	}
 	full := sha256.Sum256(data)
 	copy(out.sum[:], full[:])
-	if p != nil && p.rec().sum == out.sum {
+	if out.prev >= 0 && r.prev.fileRecs[out.prev].sum == out.sum {
 		// Same content under a new name or inode (a kubelet swap): reuse the parse.
+		p := r.prev.fileAt(int(out.prev))
 		out.from, out.err, out.warnings, out.kept = p, p.Err, p.Warnings, p.Kept
 		return
 	}
@@ -160,7 +161,7 @@ func (r *reader) parse(wk *worker, j int, out *parsed) {
 		}
 	}
 	if out.err = err; err != nil {
-		r.keep(out, p)
+		r.keep(out)
 		return
 	}
 	start := len(wk.packed)
@@ -197,9 +198,9 @@ func readAll(size int64, buf []byte, read func([]byte) (int, error)) ([]byte, er
 }
 
 // keep gives a refused file the keys of its last good read, if there was one.
-func (r *reader) keep(out *parsed, p *File) {
-	if p != nil && p.keyCount() > 0 {
-		out.from, out.kept = p, true
+func (r *reader) keep(out *parsed) {
+	if out.prev >= 0 && r.prev.fileRecs[out.prev].keys.n > 0 {
+		out.from, out.kept = r.prev.fileAt(int(out.prev)), true
 	}
 }
 

@@ -122,24 +122,42 @@ func (ix *Index) gatewaysFor(a netip.Addr) ([]*Record, bool) {
 // prevFile returns what the index remembers of the file at rel, as a File whose keys
 // are in the index; nil when it has no such file (or there is no index).
 func (ix *Index) prevFile(rel string) *File {
+	if fid := ix.prevFid(rel, -1); fid >= 0 {
+		return ix.fileAt(fid)
+	}
+	return nil
+}
+
+// prevFid returns the number of the file at rel in the index, or -1. A read asks in path
+// order, the order of the index's files: hint, the file after the last one found, is
+// tried first, and a search made only when it is not the one.
+func (ix *Index) prevFid(rel string, hint int) int {
 	if ix == nil {
-		return nil
+		return -1
+	}
+	if hint >= 0 && hint < len(ix.fileRecs) && string(ix.fileRecs[hint].path.of(ix.blob)) == rel {
+		return hint
 	}
 	i := sort.Search(len(ix.fileRecs), func(i int) bool { return string(ix.fileRecs[i].path.of(ix.blob)) >= rel })
 	if i == len(ix.fileRecs) || string(ix.fileRecs[i].path.of(ix.blob)) != rel {
-		return nil
+		return -1
 	}
-	return ix.fileAt(i)
+	return i
 }
 
 // fileAt returns file fid of the index as a File.
 func (ix *Index) fileAt(fid int) *File {
-	fr := &ix.fileRecs[fid]
-	f := &File{Path: string(fr.path.of(ix.blob)), src: ix, fid: int32(fid), Kept: fr.kept}
+	f := &File{Path: string(ix.fileRecs[fid].path.of(ix.blob))}
+	ix.fileInto(f, fid)
+	return f
+}
+
+// fileInto makes f file fid of the index, its path aside.
+func (ix *Index) fileInto(f *File, fid int) {
+	f.src, f.fid, f.Kept = ix, int32(fid), ix.fileRecs[fid].kept
 	if n := ix.notes[uint32(fid)]; n != nil {
 		f.Err, f.Warnings = n.err, n.warnings
 	}
-	return f
 }
 
 // fileCount is the number of files of the read the index was built from; 0 for no index.

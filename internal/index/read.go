@@ -17,7 +17,8 @@ type reader struct {
 	opts  *Options
 	pace  *Pacer
 	stage *builder
-	same  map[int]*File // files unchanged since the last read, by job
+	same  []int32 // by job: the number in prev of a file unchanged since, or -1
+	nSame int
 
 	mu     sync.Mutex
 	turn   sync.Cond
@@ -28,6 +29,7 @@ type reader struct {
 // worker is what one goroutine of a read reuses from file to file.
 type worker struct {
 	buf    []byte   // the file being read
+	hint   int      // in the last read's index, the file after the last one found
 	packed []byte   // the batch's keys, packed
 	out    []parsed // the batch's files
 }
@@ -95,9 +97,13 @@ func (r *reader) commit(b, lo int, wk *worker) {
 func (r *reader) stageFile(j int, p *parsed, packed []byte) {
 	if p.same {
 		if r.same == nil {
-			r.same = map[int]*File{}
+			r.same = make([]int32, len(r.w.jobs))
+			for i := range r.same {
+				r.same[i] = -1
+			}
 		}
-		r.same[j] = p.from
+		r.same[j] = p.prev
+		r.nSame++
 		return
 	}
 	b, ix := r.stage, r.stage.ix
@@ -123,14 +129,21 @@ func (r *reader) stageFile(j int, p *parsed, packed []byte) {
 }
 
 // files returns the read's files, in path order: those packed into the stage, their paths
-// made over the walk's, and those unchanged since the last read.
+// made over the walk's, and those unchanged since the last read. A poll of a large
+// directory where nothing changed makes them all here, in two allocations: nothing of the
+// read's own is a pointer until now, for the collector to trace while it runs.
 func (r *reader) files() []*File {
 	w, ix := r.w, r.stage.ix
 	files := make([]*File, len(w.jobs))
-	staged := make([]File, len(ix.fileRecs))
+	staged := make([]File, len(ix.fileRecs)+r.nSame)
+	same := staged[len(ix.fileRecs):]
 	fid := 0
 	for j := range w.jobs {
-		if f := r.same[j]; f != nil {
+		if r.same != nil && r.same[j] >= 0 {
+			f := &same[0]
+			same = same[1:]
+			r.prev.fileInto(f, int(r.same[j]))
+			f.Path, f.Same = w.rel(&w.jobs[j]), true
 			files[j] = f
 			continue
 		}

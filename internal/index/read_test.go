@@ -59,3 +59,38 @@ func TestReadOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestUnchangedReread reads a directory again with nothing changed: every file comes back
+// unchanged with its keys in the last read's index, and the read keeps no object of its
+// own per file: the three allocations per file are the directory listing's entry and name,
+// and the name handed to stat, none of them kept.
+func TestUnchangedReread(t *testing.T) {
+	dir := t.TempDir()
+	const n = 2*batchSize + 5
+	for i := range n {
+		sub := ""
+		if i%7 == 0 {
+			sub = "sub"
+		}
+		e2e.WriteFile(t, filepath.Join(dir, sub, fmt.Sprintf("h%d.example.com.pem", i)), e2e.FakeRSAKey(t))
+	}
+	files, _, err := ReadDir(dir, nil, nil, nil)
+	must(t, err)
+	prev := Build(files, &Options{}, nil)
+	var again []*File
+	allocs := testing.AllocsPerRun(3, func() {
+		again, _, err = ReadDir(dir, prev, nil, NewPacer(1, nil))
+	})
+	must(t, err)
+	if len(again) != n {
+		t.Fatalf("%d files, want %d", len(again), n)
+	}
+	for i, f := range again {
+		if !f.Same || f.src != prev || f.fid != int32(i) || f.Path != files[i].Path || f.keyCount() != 1 {
+			t.Fatalf("%s: same %v, file %d of its index (want %d of the last read's), %d keys", f.Path, f.Same, f.fid, i, f.keyCount())
+		}
+	}
+	if perFile := allocs / n; perFile > 3.5 {
+		t.Errorf("%.1f allocations per unchanged file; want 3", perFile)
+	}
+}
