@@ -13,15 +13,8 @@ import (
 // files come back in path order, each with its own key at its own name, and Build takes
 // the read's arrays as they are.
 func TestReadOrder(t *testing.T) {
-	dir := t.TempDir()
 	const n = 3*batchSize + 17
-	for i := range n {
-		sub := ""
-		if i%5 == 0 {
-			sub = "sub" // files in a subdirectory sort among the others
-		}
-		e2e.WriteFile(t, filepath.Join(dir, sub, fmt.Sprintf("h%d.example.com.pem", i)), e2e.FakeRSAKey(t))
-	}
+	dir := hostKeys(t, n)
 	for _, procs := range []int{1, 4} {
 		t.Run(fmt.Sprint(procs), func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
@@ -65,15 +58,8 @@ func TestReadOrder(t *testing.T) {
 // own per file: the three allocations per file are the directory listing's entry and name,
 // and the name handed to stat, none of them kept.
 func TestUnchangedReread(t *testing.T) {
-	dir := t.TempDir()
 	const n = 2*batchSize + 5
-	for i := range n {
-		sub := ""
-		if i%7 == 0 {
-			sub = "sub"
-		}
-		e2e.WriteFile(t, filepath.Join(dir, sub, fmt.Sprintf("h%d.example.com.pem", i)), e2e.FakeRSAKey(t))
-	}
+	dir := hostKeys(t, n)
 	files, _, err := ReadDir(dir, nil, nil, nil)
 	must(t, err)
 	prev := Build(files, &Options{}, nil)
@@ -93,4 +79,18 @@ func TestUnchangedReread(t *testing.T) {
 	if perFile := allocs / n; perFile > 3.5 {
 		t.Errorf("%.1f allocations per unchanged file; want 3", perFile)
 	}
+}
+
+// hostKeys makes a directory of n host keys, every fifth in a subdirectory: its files sort
+// among the others.
+func hostKeys(t *testing.T, n int) string {
+	dir := t.TempDir()
+	for i := range n {
+		sub := ""
+		if i%5 == 0 {
+			sub = "sub"
+		}
+		e2e.WriteFile(t, filepath.Join(dir, sub, fmt.Sprintf("h%d.example.com.pem", i)), e2e.FakeRSAKey(t))
+	}
+	return dir
 }
