@@ -130,8 +130,8 @@ func (r *reader) stageFile(j int, p *parsed, packed []byte) {
 
 // files returns the read's files, in path order: those packed into the stage, their paths
 // made over the walk's, and those unchanged since the last read. A poll of a large
-// directory where nothing changed makes them all here, in two allocations: nothing of the
-// read's own is a pointer until now, for the collector to trace while it runs.
+// directory where nothing changed makes them all here, in two allocations: until now the
+// read holds nothing per file that the collector would trace while it runs.
 func (r *reader) files() []*File {
 	w, ix := r.w, r.stage.ix
 	files := make([]*File, len(w.jobs))
