@@ -34,6 +34,21 @@ type worker struct {
 	out    []parsed // the batch's files
 }
 
+// readAhead is how many workers an unpaced read runs at least, whatever the CPUs: files
+// that are not in the page cache keep a worker waiting on the disk, and the others go on
+// meanwhile, so a first load after a pod starts, or after the cache was evicted, is not
+// bound by one read at a time. On files in the cache the extra workers only take turns.
+const readAhead = 8
+
+// readWorkers is how many goroutines read batches files: one when paced, else one per
+// CPU and at least readAhead, and never more than there are batches.
+func readWorkers(batches int, paced bool) int {
+	if paced {
+		return 1
+	}
+	return min(max(runtime.GOMAXPROCS(0), readAhead), batches)
+}
+
 // batchSize is how many files a worker reads and parses before it packs them into the
 // stage, in its turn.
 const batchSize = 256
@@ -60,7 +75,7 @@ func (r *reader) readAll() []*File {
 			r.commit(b, lo, &wk)
 		}
 	}
-	if workers := min(runtime.GOMAXPROCS(0), batches); r.pace.Paced() || workers <= 1 {
+	if workers := readWorkers(batches, r.pace.Paced()); workers <= 1 {
 		run()
 	} else {
 		var wg sync.WaitGroup

@@ -94,3 +94,28 @@ func hostKeys(t *testing.T, n int) string {
 	}
 	return dir
 }
+
+// TestReadWorkers checks how many goroutines a read runs: a paced one runs alone, and an
+// unpaced one keeps readAhead files in reading even on one CPU.
+func TestReadWorkers(t *testing.T) {
+	tests := []struct {
+		procs, batches int
+		paced          bool
+		want           int
+	}{
+		{1, 1000, false, readAhead},
+		{1, 1000, true, 1},
+		{1, 3, false, 3},
+		{2 * readAhead, 1000, false, 2 * readAhead},
+		{2 * readAhead, 1000, true, 1},
+		{4, 0, false, 0},
+	}
+	for i, tc := range tests {
+		prev := runtime.GOMAXPROCS(tc.procs)
+		got := readWorkers(tc.batches, tc.paced)
+		runtime.GOMAXPROCS(prev)
+		if got != tc.want {
+			t.Errorf("Test %d: %d CPUs, %d batches, paced %v: %d workers, want %d", i, tc.procs, tc.batches, tc.paced, got, tc.want)
+		}
+	}
+}
