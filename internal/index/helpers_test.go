@@ -13,6 +13,9 @@ func readKeyDir(dir string, prev *Index) ([]*File, error) {
 	return files, err
 }
 
+// keyCount is the number of keys the file gives.
+func (f *File) keyCount() int { return int(f.rec().keys.n) }
+
 // keys returns n's IPSECKEY rdata.
 func (n Node) keys() []Record { return n.IPSECKEYs(nil) }
 

@@ -37,9 +37,6 @@ type File struct {
 // rec is what f's index holds of it.
 func (f *File) rec() *fileRec { return &f.src.fileRecs[f.fid] }
 
-// keyCount is the number of keys the file gives.
-func (f *File) keyCount() int { return int(f.rec().keys.n) }
-
 // fileStat identifies one version of a file: a file whose real path, inode, size and
 // modification time are unchanged is not read again.
 type fileStat struct {
