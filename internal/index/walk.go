@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -36,11 +37,12 @@ type walkDir struct {
 
 // job is one file the walk found, to read or already refused.
 type job struct {
-	rel   span  // the path relative to root, in paths; its last base octets name it in dir
-	base  int32 // the length of its name in dir
-	dir   int32 // in dirs
-	other int32 // its real path in other when reached through a symlink; -1 otherwise
-	err   int32 // its refusal in errs, or -1
+	head  uint64 // the first 8 octets of the path, big-endian, zero-padded: most of the sort's comparisons
+	rel   span   // the path relative to root, in paths; its last base octets name it in dir
+	base  int32  // the length of its name in dir
+	dir   int32  // in dirs
+	other int32  // its real path in other when reached through a symlink; -1 otherwise
+	err   int32  // its refusal in errs, or -1
 }
 
 // maxDirFDs is how many directories a walk keeps open to open their files by name; the
@@ -154,7 +156,7 @@ func (w *walker) follow(dir, rel, name string, di int32) error {
 func (w *walker) add(rel string, base int, dir, other, err int32) {
 	s := span{uint32(len(w.paths)), uint32(len(rel))}
 	w.paths = append(w.paths, rel...)
-	w.jobs = append(w.jobs, job{rel: s, base: int32(base), dir: dir, other: other, err: err})
+	w.jobs = append(w.jobs, job{head: head(rel), rel: s, base: int32(base), dir: dir, other: other, err: err})
 }
 
 // name is the name of jb's file in its directory.
@@ -206,7 +208,25 @@ func (w *walker) sort() {
 	if len(w.paths) > 0 {
 		w.text = unsafe.String(&w.paths[0], len(w.paths))
 	}
-	slices.SortFunc(w.jobs, func(a, b job) int { return strings.Compare(w.rel(&a), w.rel(&b)) })
+	slices.SortFunc(w.jobs, func(a, b job) int {
+		if a.head != b.head {
+			return cmp.Compare(a.head, b.head)
+		}
+		return strings.Compare(w.rel(&a), w.rel(&b))
+	})
+}
+
+// head is the first 8 octets of path as a big-endian number, zero-padded. A path holds no
+// zero octet, so two heads compare as their paths do, unless they are equal.
+func head(path string) uint64 {
+	var h uint64
+	for i := range 8 {
+		h <<= 8
+		if i < len(path) {
+			h |= uint64(path[i])
+		}
+	}
+	return h
 }
 
 // rel is the path of jb's file relative to root.

@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -114,14 +113,14 @@ func parsePEM(data []byte) ([]*Key, error) {
 	var keys []*Key
 	rest := data
 	for n := 1; ; n++ {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
+		var b *block
+		b, rest = nextPEM(rest)
 		if b == nil {
 			break
 		}
 		k, err := parseBlock(b)
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %d (%s): %w", n, b.Type, err)
+			return nil, fmt.Errorf("PEM block %d (%s): %w", n, b.typ, err)
 		}
 		keys = append(keys, k)
 	}
@@ -134,14 +133,14 @@ func parsePEM(data []byte) ([]*Key, error) {
 	return keys, nil
 }
 
-func parseBlock(b *pem.Block) (*Key, error) {
-	switch b.Type {
+func parseBlock(b *block) (*Key, error) {
+	switch b.typ {
 	case "CERTIFICATE", "X509 CERTIFICATE":
-		return fromCertificate(b.Bytes)
+		return fromCertificate(b.der)
 	case "PUBLIC KEY":
-		return fromSPKI(b.Bytes)
+		return fromSPKI(b.der)
 	case "RSA PUBLIC KEY":
-		pub, err := x509.ParsePKCS1PublicKey(b.Bytes)
+		pub, err := x509.ParsePKCS1PublicKey(b.der)
 		if err != nil {
 			return nil, Refuse(ReasonParse, "not a PKCS#1 RSA public key: %v", err)
 		}
@@ -151,7 +150,7 @@ func parseBlock(b *pem.Block) (*Key, error) {
 		}
 		return fromPublic(pub, spki)
 	}
-	return nil, Refuse(ReasonParse, "unsupported PEM block type %q", b.Type)
+	return nil, Refuse(ReasonParse, "unsupported PEM block type %q", b.typ)
 }
 
 // parseDER tries the binary forms: a certificate, an SPKI, a PKCS#1 public key. A DER
