@@ -2,6 +2,7 @@ package index
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -40,6 +41,23 @@ func FirstLoadGC() (restore func()) {
 				debug.SetGCPercent(lowGC.old)
 			}
 		})
+	}
+}
+
+// collectBeforeBuild runs a collection before a first load of keys keys makes its
+// tables, when there are enough of them for the tables to be large. Without it, a
+// collection the tables' allocation sets off is still marking while they are made, so the
+// read's last garbage outlives it and the tables come on top of it: at a million keys
+// the peak was then a tenth higher, in some loads and not others.
+func collectBeforeBuild(keys int) {
+	if keys < 100_000 {
+		return
+	}
+	lowGC.Lock()
+	first := lowGC.n > 0
+	lowGC.Unlock()
+	if first {
+		runtime.GC()
 	}
 }
 

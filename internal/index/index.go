@@ -132,6 +132,7 @@ func Build(files []*File, o *Options, pc *Pacer) *Index {
 			f.src, f.fid = b.ix, int32(fid)
 		}
 	}
+	collectBeforeBuild(len(b.ix.keys))
 	b.prepare(o)
 	b.addNames(pc)
 	b.addLists(pc)
