@@ -1,6 +1,7 @@
 package index
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -94,5 +95,31 @@ func TestSettleGC(t *testing.T) {
 	SettleGC()
 	if got := debug.SetGCPercent(100); got != 300 {
 		t.Errorf("SettleGC overrode GOGC: %d", got)
+	}
+}
+
+// TestCollectBeforeBuild collects only in a first load, and only of a large key set.
+func TestCollectBeforeBuild(t *testing.T) {
+	for _, tc := range []struct {
+		keys  int
+		first bool
+		want  bool
+	}{
+		{100_000, true, true},
+		{99_999, true, false},
+		{1_000_000, false, false},
+	} {
+		restore := func() {}
+		if tc.first {
+			restore = FirstLoadGC()
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		collectBeforeBuild(tc.keys)
+		runtime.ReadMemStats(&after)
+		restore()
+		if got := after.NumForcedGC > before.NumForcedGC; got != tc.want {
+			t.Errorf("%d keys, first load %v: collected %v, want %v", tc.keys, tc.first, got, tc.want)
+		}
 	}
 }
