@@ -149,7 +149,7 @@ func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
 			return
 		}
 		for _, d := range recs {
-			text := strings.TrimPrefix(ipseckey(".", 0, d).String(), ".\t0\tIN\tIPSECKEY\t")
+			text := strings.TrimPrefix(newIPSECKEY(".", 0, d).String(), ".\t0\tIN\tIPSECKEY\t")
 			comments = append(comments, fmt.Sprintf("every address in %s: IPSECKEY %s", prefix, text))
 		}
 	})

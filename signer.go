@@ -217,13 +217,16 @@ func rdataSum(seed maphash.Seed, rrs []dns.RR) uint64 {
 	var b [8]byte
 	for _, rr := range rrs {
 		switch x := rr.(type) {
-		case *dns.IPSECKEY:
-			h.Write([]byte{x.Precedence, x.GatewayType, x.Algorithm})
-			h.Write(gatewayBytes(x.GatewayAddr))
-			h.WriteString(x.GatewayHost)
-			h.WriteByte(0)
-			h.WriteString(x.PublicKey)
 		case *dns.PrivateRR:
+			if d, ok := x.Data.(*ipseckeyRdata); ok {
+				h.Write([]byte{d.Precedence, d.GatewayType, d.Algorithm})
+				h.Write(gatewayBytes(d.GatewayAddr))
+				h.WriteString(d.GatewayHost)
+				h.WriteByte(0)
+				h.Write(binary.BigEndian.AppendUint32(b[:0], uint32(len(d.Key))))
+				h.Write(d.Key)
+				continue
+			}
 			if d, ok := x.Data.(*IPSECA); ok {
 				h.Write([]byte{d.Usage, d.Selector, d.MatchingType})
 				h.Write(binary.BigEndian.AppendUint32(b[:0], uint32(len(d.Data))))

@@ -87,23 +87,6 @@ func (r *IPSECA) Copy(dest dns.PrivateRdata) error {
 // Len implements dns.PrivateRdata.
 func (r *IPSECA) Len() int { return 3 + len(r.Data) }
 
-// ipseckey returns a new IPSECKEY record for owner; every reply gets its own.
-func ipseckey(owner string, ttl uint32, d *index.Record) *dns.IPSECKEY {
-	gwHost := "."
-	if d.GatewayType == index.GatewayHost {
-		gwHost = d.GatewayHost
-	}
-	return &dns.IPSECKEY{
-		Hdr:         dns.RR_Header{Name: owner, Rrtype: dns.TypeIPSECKEY, Class: dns.ClassINET, Ttl: ttl},
-		Precedence:  d.Precedence,
-		GatewayType: d.GatewayType,
-		Algorithm:   d.Algorithm,
-		GatewayAddr: d.GatewayAddr,
-		GatewayHost: gwHost,
-		PublicKey:   d.PublicKey,
-	}
-}
-
 // ipseca returns a new IPSECA record for owner, with d's fields (its data is shared, not
 // copied). It is a dns.PrivateRR made through dns.TypeToRR so that dns.Copy (used by the
 // cache plugin) works on it.
@@ -119,7 +102,7 @@ func appendIPSECKEY(rrs []dns.RR, n index.Node, owner string, ttl uint32) []dns.
 	var buf [1]index.Record // most names hold one key; more go to the heap
 	recs := n.IPSECKEYs(buf[:0])
 	for i := range recs {
-		rrs = append(rrs, ipseckey(owner, ttl, &recs[i]))
+		rrs = append(rrs, newIPSECKEY(owner, ttl, &recs[i]))
 	}
 	return rrs
 }

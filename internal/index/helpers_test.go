@@ -1,6 +1,7 @@
 package index
 
 import (
+	"encoding/base64"
 	"fmt"
 	"testing"
 
@@ -52,7 +53,7 @@ func ipseckeyRRs(n Node, owner string) []dns.RR {
 			gw = "."
 		}
 		rrs = append(rrs, &dns.IPSECKEY{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeIPSECKEY, Class: dns.ClassINET, Ttl: 3600},
-			Precedence: r.Precedence, GatewayType: r.GatewayType, Algorithm: r.Algorithm, GatewayAddr: r.GatewayAddr, GatewayHost: gw, PublicKey: r.PublicKey})
+			Precedence: r.Precedence, GatewayType: r.GatewayType, Algorithm: r.Algorithm, GatewayAddr: r.GatewayAddr, GatewayHost: gw, PublicKey: base64.StdEncoding.EncodeToString(r.Key)})
 	}
 	return rrs
 }

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -32,7 +31,7 @@ type Options struct {
 // span is a range of an index's blob or of one of its arrays.
 type span struct{ off, n uint32 }
 
-func (s span) of(b []byte) []byte { return b[s.off : s.off+s.n] }
+func (s span) of(b []byte) []byte { return b[s.off : s.off+s.n : s.off+s.n] }
 
 // keyRec is one key of one file.
 type keyRec struct {
@@ -611,7 +610,7 @@ func (b *builder) addGateways(o *Options) {
 		for _, key := range keys[:n] {
 			k := &ix.keys[key]
 			gw.keys = appendKey(gw.keys, &Record{Precedence: g.Precedence, GatewayType: gwType, Algorithm: k.alg,
-				GatewayAddr: gwAddr, GatewayHost: gwHost, PublicKey: base64.StdEncoding.EncodeToString(k.field.of(ix.blob))})
+				GatewayAddr: gwAddr, GatewayHost: gwHost, Key: k.field.of(ix.blob)})
 		}
 		ix.gateways = append(ix.gateways, gw)
 	}
@@ -642,7 +641,7 @@ func (b *builder) fitWithGateways(id int, gw []*Record) {
 	nr := &ix.names[id]
 	room := maxRRsetWire
 	for _, d := range gw {
-		room -= ipseckeyWire(base64.StdEncoding.DecodedLen(len(d.PublicKey)), gatewayLen(d))
+		room -= ipseckeyWire(len(d.Key), gatewayLen(d))
 	}
 	for _, key := range ix.list(nr.ipseca) {
 		room -= ipsecaWire(ix.keys[key].ipseca.of(ix.blob))

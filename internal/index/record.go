@@ -1,10 +1,9 @@
 package index
 
 import (
-	"encoding/base64"
+	"bytes"
 	"net"
 	"strings"
-	"unsafe"
 
 	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 )
@@ -24,7 +23,7 @@ type Record struct {
 	Algorithm   uint8
 	GatewayAddr net.IP
 	GatewayHost string
-	PublicKey   string // base64, as miekg/dns holds it
+	Key         []byte // the public key field, as on the wire
 }
 
 // gatewayLen is the wire size of d's gateway field.
@@ -43,7 +42,7 @@ func gatewayLen(d *Record) int {
 func appendKey(list []*Record, d *Record) []*Record {
 	for _, e := range list {
 		if e.Precedence == d.Precedence && e.GatewayType == d.GatewayType && e.Algorithm == d.Algorithm &&
-			e.GatewayAddr.Equal(d.GatewayAddr) && strings.EqualFold(e.GatewayHost, d.GatewayHost) && e.PublicKey == d.PublicKey {
+			e.GatewayAddr.Equal(d.GatewayAddr) && strings.EqualFold(e.GatewayHost, d.GatewayHost) && bytes.Equal(e.Key, d.Key) {
 			return list
 		}
 	}
@@ -52,18 +51,18 @@ func appendKey(list []*Record, d *Record) []*Record {
 
 // rdataKey identifies d's rdata for the serial hash, cheaply.
 func (d *Record) rdataKey() string {
-	return string([]byte{d.Precedence, d.GatewayType, d.Algorithm}) + string(d.GatewayAddr) + d.GatewayHost + d.PublicKey
+	return string([]byte{d.Precedence, d.GatewayType, d.Algorithm}) + string(d.GatewayAddr) + d.GatewayHost + string(d.Key)
 }
 
-// IPSECKEYs appends n's IPSECKEY rdata to recs: its own keys (each key field made into
-// base64 for the call, a copy) and the records of the gateway
-// prefixes it is in.
+// IPSECKEYs appends n's IPSECKEY rdata to recs: its own keys and the records of the
+// gateway prefixes it is in. Their key fields are the index's own memory, not copies: a
+// record kept past the index (by a cache, say) must copy them.
 func (n Node) IPSECKEYs(recs []Record) []Record {
 	if r := n.rec(); r != nil {
 		ix := n.ix
 		for _, key := range ix.list(r.keys) {
 			k := &ix.keys[key]
-			recs = append(recs, Record{Precedence: ix.precedence, Algorithm: k.alg, PublicKey: toBase64(k.field.of(ix.blob))})
+			recs = append(recs, Record{Precedence: ix.precedence, Algorithm: k.alg, Key: k.field.of(ix.blob)})
 		}
 	}
 	for _, d := range n.gw {
@@ -82,15 +81,4 @@ func (n Node) IPSECAs(recs []keyfile.Association) []keyfile.Association {
 		}
 	}
 	return recs
-}
-
-// toBase64 is base64.StdEncoding.EncodeToString with one allocation instead of two: the
-// encoded bytes are never written again, so the string can be made over them.
-func toBase64(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	buf := make([]byte, base64.StdEncoding.EncodedLen(len(b)))
-	base64.StdEncoding.Encode(buf, b)
-	return unsafe.String(&buf[0], len(buf))
 }
