@@ -2,6 +2,7 @@ package ipsecoe
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/base64"
 	"net"
 	"strings"
@@ -117,4 +118,46 @@ func packRR(t *testing.T, rr dns.RR) []byte {
 		t.Fatalf("packing %s: %v", rr, err)
 	}
 	return buf[:off]
+}
+
+// TestIPSECKEYRdataSigned: a signature made over the record as the plugin holds it
+// verifies over the record a client unpacks from the wire, a dns.IPSECKEY.
+func TestIPSECKEYRdataSigned(t *testing.T) {
+	key := &dns.DNSKEY{Hdr: dns.RR_Header{Name: "example.com.", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600},
+		Flags: 257, Protocol: 3, Algorithm: dns.ECDSAP256SHA256}
+	priv, err := key.Generate(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []index.Record{
+		{Precedence: 10, GatewayType: index.GatewayNone, Algorithm: 2, Key: bytes.Repeat([]byte{3}, 260)},
+		{Precedence: 10, GatewayType: index.GatewayHost, Algorithm: 2, GatewayHost: "gw.example.com.", Key: bytes.Repeat([]byte{5}, 64)},
+		{Precedence: 10, GatewayType: index.GatewayIPv6, Algorithm: 2, GatewayAddr: net.ParseIP("2001:db8::7"), Key: bytes.Repeat([]byte{9}, 32)},
+	} {
+		rr := newIPSECKEY("Host.Example.com.", 300, &rec)
+		sig := &dns.RRSIG{Hdr: dns.RR_Header{Name: "Host.Example.com.", Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: 300},
+			Algorithm: key.Algorithm, SignerName: "example.com.", KeyTag: key.KeyTag(), OrigTtl: 3600,
+			Inception: 1_700_000_000, Expiration: 2_000_000_000}
+		if err := sig.Sign(priv.(crypto.Signer), []dns.RR{rr}); err != nil {
+			t.Fatalf("%s: signing: %v", rr, err)
+		}
+		m := new(dns.Msg)
+		m.SetQuestion("host.example.com.", dns.TypeIPSECKEY)
+		m.Answer = []dns.RR{rr, sig}
+		wire, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := new(dns.Msg)
+		if err := back.Unpack(wire); err != nil {
+			t.Fatal(err)
+		}
+		k, ok := back.Answer[0].(*dns.IPSECKEY)
+		if !ok {
+			t.Fatalf("unpacked as %T", back.Answer[0])
+		}
+		if err := back.Answer[1].(*dns.RRSIG).Verify(key, []dns.RR{k}); err != nil {
+			t.Errorf("%s: the signature does not verify over the unpacked record: %v", k, err)
+		}
+	}
 }
