@@ -149,7 +149,7 @@ func (l *Loader) Records(zone string) ([]dns.RR, []string, error) {
 			return
 		}
 		for _, d := range recs {
-			text := strings.TrimPrefix(newIPSECKEY(".", 0, d).String(), ".\t0\tIN\tIPSECKEY\t")
+			text := (&ipseckeyRdata{Record: *d}).String()
 			comments = append(comments, fmt.Sprintf("every address in %s: IPSECKEY %s", prefix, text))
 		}
 	})
