@@ -137,6 +137,7 @@ func Build(files []*File, o *Options, pc *Pacer) *Index {
 	b.addLists(pc)
 	b.addGateways(o)
 	b.count()
+	b.ix.backHuge()
 	return b.ix
 }
 
