@@ -5,13 +5,14 @@ import "unsafe"
 // hugePage is the size of a transparent huge page on x86-64 and arm64 with 4 KiB pages.
 const hugePage = 2 << 20
 
-// backHuge asks the kernel to back the whole huge pages inside s's array with huge pages,
-// where it can. An index of a million keys spans about 150,000 small pages and a lookup
-// at a random name touches several of them, each a likely TLB miss; 240 huge pages cover
-// the same. Failure only leaves the small pages.
+// backHuge asks the kernel to back the whole huge pages inside s[:len(s)] with huge pages,
+// where it can; what lies past the length was never written and stays unbacked. An index of
+// a million keys spans about 120,000 small pages and a lookup at a random name touches
+// several of them, each a likely TLB miss; 240 huge pages cover the same. Failure only
+// leaves the small pages.
 func backHuge[S ~[]E, E any](s S) {
 	var e E
-	if n := uintptr(cap(s)) * unsafe.Sizeof(e); n >= 2*hugePage {
+	if n := uintptr(len(s)) * unsafe.Sizeof(e); n >= 2*hugePage {
 		collapse(unsafe.Pointer(unsafe.SliceData(s)), n)
 	}
 }

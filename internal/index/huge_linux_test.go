@@ -48,9 +48,9 @@ func TestBuildBacksHuge(t *testing.T) {
 	must(t, err)
 	ix := Build(files, o, nil)
 	p := unsafe.Pointer(unsafe.SliceData(ix.blob))
-	_, size := hugeRange(uintptr(p), uintptr(cap(ix.blob)))
+	_, size := hugeRange(uintptr(p), uintptr(len(ix.blob)))
 	if size < hugePage {
-		t.Fatalf("blob of %d octets holds no whole huge page", cap(ix.blob))
+		t.Fatalf("blob of %d octets holds no whole huge page", len(ix.blob))
 	}
 	kb, err := anonHugeKB(uintptr(p))
 	must(t, err)
