@@ -660,11 +660,9 @@ func (b *builder) fitWithGateways(id int, gw []*Record) {
 func (b *builder) count() {
 	ix := b.ix
 	var sum uint64
-	seen := make(map[uint64]bool, len(ix.keys))
+	seen := newHashSet(len(ix.keys))
 	for _, k := range ix.keys {
-		h := maphash.Bytes(ix.seed, k.field.of(ix.blob))
-		if !seen[h] {
-			seen[h] = true
+		if seen.add(maphash.Bytes(ix.seed, k.field.of(ix.blob))) {
 			ix.algCount[ix.kinds[k.kind]]++
 		}
 	}
@@ -676,17 +674,17 @@ func (b *builder) count() {
 	var rdata []byte
 	for id := range ix.names {
 		nr := &ix.names[id]
-		hn := hash64b(nr.name.of(ix.blob))
+		hn := recordHash(nr.name.of(ix.blob))
 		for _, key := range ix.list(nr.keys) {
 			k := &ix.keys[key]
 			rdata = append(append(rdata[:0], ix.precedence, GatewayNone, k.alg), k.field.of(ix.blob)...)
-			sum += hn*31 ^ hash64b(rdata)
+			sum += hn*31 ^ recordHash(rdata)
 		}
 		ix.records["IPSECKEY"] += int(nr.keys.n)
 		at := ix.ipsecaAt(nr)
 		for u, s, m, data, ok := at.next(); ok; u, s, m, data, ok = at.next() {
 			rdata = append(append(rdata[:0], u, s, m), data...)
-			sum += hn*31 ^ hash64b(rdata)
+			sum += hn*31 ^ recordHash(rdata)
 			ix.records["IPSECA"]++
 		}
 	}
@@ -739,6 +737,31 @@ func (a *ipsecaAt) seen(u, s, m uint8, d []byte) bool {
 	return false
 }
 
+// hashSet is a set of 64-bit hashes in an open-addressing table: a map of a million
+// entries costs a load several times as much.
+type hashSet struct {
+	slots []uint64 // 0 for empty; a hash of 0 is kept as 1
+}
+
+func newHashSet(n int) hashSet { return hashSet{slots: make([]uint64, tableSize(n))} }
+
+// add adds h and reports whether it was new.
+func (s hashSet) add(h uint64) bool {
+	if h == 0 {
+		h = 1
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			return false
+		case 0:
+			s.slots[i] = h
+			return true
+		}
+	}
+}
+
 // hash64 is FNV-1a, inline so that hashing a string does not copy it.
 func hash64(s string) uint64 {
 	h := uint64(14695981039346656037)
@@ -749,19 +772,9 @@ func hash64(s string) uint64 {
 	return h
 }
 
-// hash64b hashes b eight octets at a time: the records' hash is taken over every key the
-// index holds, so a byte at a time would cost a large load a noticeable share of its time.
-// It is not kept anywhere: only compared within the process.
-func hash64b(b []byte) uint64 {
-	const m = 0x9e3779b97f4a7c15
-	h := uint64(len(b)) * m
-	for ; len(b) >= 8; b = b[8:] {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * m
-		h ^= h >> 29
-	}
-	for _, c := range b {
-		h = (h ^ uint64(c)) * m
-		h ^= h >> 29
-	}
-	return h
-}
+// recordSeed keys recordHash; the records' hash is only compared within the process.
+var recordSeed = maphash.MakeSeed()
+
+// recordHash is the hash of one record's owner or rdata in the records' hash, which is
+// taken over every key the index holds.
+func recordHash(b []byte) uint64 { return maphash.Bytes(recordSeed, b) }

@@ -139,23 +139,23 @@ func TestIndexOwnerInGateway(t *testing.T) {
 	}
 }
 
-// TestHash64b checks that the records' hash sees a change of any one octet, at any place
-// in the word loop or the tail, and of the length alone.
-func TestHash64b(t *testing.T) {
+// TestRecordHash checks that the records' hash sees a change of any one octet, at any place,
+// and of the length alone.
+func TestRecordHash(t *testing.T) {
 	for n := range 20 {
 		b := make([]byte, n)
 		for i := range b {
 			b[i] = byte(7 * i)
 		}
-		h := hash64b(b)
-		if hash64b(append(b, 0)) == h {
+		h := recordHash(b)
+		if recordHash(append(b, 0)) == h {
 			t.Errorf("length %d: a zero octet more leaves the hash as it was", n)
 		}
 		for i := range b {
 			for _, d := range []byte{1, 0x80, 0xff} {
 				c := append([]byte(nil), b...)
 				c[i] ^= d
-				if hash64b(c) == h {
+				if recordHash(c) == h {
 					t.Errorf("length %d: octet %d xor %#x leaves the hash as it was", n, i, d)
 				}
 			}

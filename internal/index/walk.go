@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,9 +48,6 @@ type job struct {
 // files of any more are opened by full path.
 const maxDirFDs = 64
 
-// readBatch is how many directory entries are read at once.
-const readBatch = 1024
-
 func (w *walker) walk(dir, rel string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -69,35 +65,22 @@ func (w *walker) walk(dir, rel string) error {
 	}
 	w.dirs = append(w.dirs, walkDir{path: dir, hash: hash64(dir + string(filepath.Separator)), fd: fd})
 	var subdirs []string
-	for {
-		entries, err := d.ReadDir(readBatch)
-		for _, e := range entries {
-			w.pace.tick()
-			name := e.Name()
-			if strings.HasPrefix(name, ".") {
-				continue
-			}
-			relPath := name
-			if rel != "" {
-				relPath = rel + string(filepath.Separator) + name
-			}
-			typ := e.Type()
-			if typ&os.ModeSymlink == 0 && typ.IsRegular() {
-				w.add(relPath, len(name), di, -1, -1)
-				continue
-			}
-			subdirs = append(subdirs, name)
+	err = eachEntry(d, func(name string, regular bool) {
+		w.pace.tick()
+		switch {
+		case strings.HasPrefix(name, "."):
+		case regular:
+			w.add(rel, name, di, -1, -1)
+		default:
+			subdirs = append(subdirs, strings.Clone(name))
 		}
-		if err == io.EOF || len(entries) == 0 {
-			break
+	})
+	if err != nil {
+		if rel == "" {
+			return fmt.Errorf("key directory: %w", err)
 		}
-		if err != nil {
-			if rel == "" {
-				return fmt.Errorf("key directory: %w", err)
-			}
-			w.refuse(rel, keyfile.Refuse(keyfile.ReasonRead, "%w", errors.Unwrap(err)))
-			return nil
-		}
+		w.refuse(rel, keyfile.Refuse(keyfile.ReasonRead, "%w", errors.Unwrap(err)))
+		return nil
 	}
 	slices.Sort(subdirs)
 	for _, name := range subdirs {
@@ -146,17 +129,27 @@ func (w *walker) follow(dir, rel, name string, di int32) error {
 		w.refuse(relPath, keyfile.Refuse(keyfile.ReasonRead, "not a regular file"))
 	case followed:
 		w.other = append(w.other, path)
-		w.add(relPath, len(name), di, int32(len(w.other)-1), -1)
+		w.add(rel, name, di, int32(len(w.other)-1), -1)
 	default:
-		w.add(relPath, len(name), di, -1, -1)
+		w.add(rel, name, di, -1, -1)
 	}
 	return nil
 }
 
-func (w *walker) add(rel string, base int, dir, other, err int32) {
-	s := span{uint32(len(w.paths)), uint32(len(rel))}
-	w.paths = append(w.paths, rel...)
-	w.jobs = append(w.jobs, job{head: head(rel), rel: s, base: int32(base), dir: dir, other: other, err: err})
+// add adds the file name in the directory rel (relative to root) as a job; a refused one
+// has its whole relative path as name, and no directory.
+func (w *walker) add(rel, name string, dir, other, err int32) {
+	off := len(w.paths)
+	if rel != "" {
+		w.paths = append(append(w.paths, rel...), filepath.Separator)
+	}
+	w.paths = append(w.paths, name...)
+	s := span{uint32(off), uint32(len(w.paths) - off)}
+	base := int32(len(name))
+	if err >= 0 {
+		base = 0
+	}
+	w.jobs = append(w.jobs, job{head: head(w.paths[off:]), rel: s, base: base, dir: dir, other: other, err: err})
 }
 
 // name is the name of jb's file in its directory.
@@ -199,7 +192,7 @@ func (w *walker) pathOf(jb *job) string {
 // refuse records a file that could not be read at all.
 func (w *walker) refuse(rel string, err error) {
 	w.errs = append(w.errs, err)
-	w.add(rel, 0, -1, -1, int32(len(w.errs)-1))
+	w.add("", rel, -1, -1, int32(len(w.errs)-1))
 }
 
 // sort puts the jobs in path order, the order of the files of a read, and ends the walk:
@@ -218,7 +211,7 @@ func (w *walker) sort() {
 
 // head is the first 8 octets of path as a big-endian number, zero-padded. A path holds no
 // zero octet, so two heads compare as their paths do, unless they are equal.
-func head(path string) uint64 {
+func head(path []byte) uint64 {
 	var h uint64
 	for i := range 8 {
 		h <<= 8

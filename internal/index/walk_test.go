@@ -24,7 +24,7 @@ func TestHead(t *testing.T) {
 		{"a\x01", "a"},
 	} {
 		a, b := tc[0], tc[1]
-		got, want := cmp.Compare(head(a), head(b)), strings.Compare(a, b)
+		got, want := cmp.Compare(head([]byte(a)), head([]byte(b))), strings.Compare(a, b)
 		if got == 0 && a[:min(8, len(a))] != b[:min(8, len(b))] {
 			t.Errorf("head(%q) == head(%q), but they differ in their first 8 octets", a, b)
 		}

@@ -29,7 +29,7 @@ func OwnerFromFileName(base string) (Owner, error) {
 	for i, ext := range keyExtensions {
 		if len(name) > len(ext) && strings.EqualFold(name[len(name)-len(ext):], ext) {
 			name = name[:len(name)-len(ext)]
-			if i != len(keyExtensions)-1 && strings.HasSuffix(strings.ToLower(name), ".pub") {
+			if i != len(keyExtensions)-1 && len(name) >= len(".pub") && strings.EqualFold(name[len(name)-len(".pub"):], ".pub") {
 				name = name[:len(name)-len(".pub")]
 			}
 			break
@@ -108,8 +108,7 @@ func ownerFromText(s string) (Owner, error) {
 // AddrOwner is the owner at the reverse name of a.
 func AddrOwner(a netip.Addr) Owner {
 	a = a.Unmap()
-	r, _ := dns.ReverseAddr(a.String())
-	return Owner{Name: r, Addr: a}
+	return Owner{Name: ReverseName(a), Addr: a}
 }
 
 // IsHostName accepts letter-digit-hyphen labels (RFC 952/1123), two at least.

@@ -2,7 +2,9 @@ package keyfile
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // The reverse trees of IPv4 (RFC 1035) and IPv6 (RFC 3596) addresses.
@@ -10,6 +12,30 @@ const (
 	In4Arpa = "in-addr.arpa."
 	In6Arpa = "ip6.arpa."
 )
+
+// ReverseName is the reverse name of a, as dns.ReverseAddr writes it, made without
+// going through the address's text.
+func ReverseName(a netip.Addr) string {
+	const hex = "0123456789abcdef"
+	if a.Is4() {
+		b := make([]byte, 0, 4*4+len(In4Arpa))
+		v4 := a.As4()
+		for i := 3; i >= 0; i-- {
+			b = strconv.AppendUint(b, uint64(v4[i]), 10)
+			b = append(b, '.')
+		}
+		return built(append(b, In4Arpa...))
+	}
+	b := make([]byte, 0, 16*4+len(In6Arpa))
+	v6 := a.As16()
+	for i := 15; i >= 0; i-- {
+		b = append(b, hex[v6[i]&0xf], '.', hex[v6[i]>>4], '.')
+	}
+	return built(append(b, In6Arpa...))
+}
+
+// built is b as a string without a copy: b is not written again.
+func built(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // IsReverseZone reports whether lower-case fq is in-addr.arpa. or ip6.arpa. or below them.
 func IsReverseZone(fq string) bool {
