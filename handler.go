@@ -93,7 +93,7 @@ func (p *IPSecOE) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		p.signAnswer(s, m, n, lname, zone, server)
 	}
 	w.WriteMsg(m)
-	responseCount.WithLabelValues(server, typeLabel(qtype), dns.RcodeToString[m.Rcode]).Inc()
+	countResponse(server, qtype, m.Rcode)
 	return dns.RcodeSuccess, nil
 }
 
@@ -142,7 +142,7 @@ func (p *IPSecOE) withhold(w dns.ResponseWriter, r *dns.Msg, server string) (int
 		m.Extra = []dns.RR{o}
 	}
 	w.WriteMsg(m)
-	responseCount.WithLabelValues(server, typeLabel(r.Question[0].Qtype), dns.RcodeToString[m.Rcode]).Inc()
+	countResponse(server, r.Question[0].Qtype, m.Rcode)
 	return dns.RcodeSuccess, nil // written, as acl does: a returned REFUSED would be written again
 }
 
@@ -182,15 +182,6 @@ func (p *IPSecOE) allowed(state request.Request) bool {
 		}
 	}
 	return false
-}
-
-// typeLabel keeps the type label of the responses metric to a handful of values.
-func typeLabel(qtype uint16) string {
-	switch qtype {
-	case dns.TypeIPSECKEY, TypeIPSECA, dns.TypeSOA, dns.TypeNS, dns.TypeANY:
-		return dns.TypeToString[qtype]
-	}
-	return "other"
 }
 
 // matchZone is plugin.Zones.Matches for a lower-case name, without its allocations (it

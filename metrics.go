@@ -3,6 +3,8 @@ package ipsecoe
 import (
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/coredns/core/dnsserver"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/miekg/dns"
 )
 
 // The load metrics carry the server, the block's zones and its view, as cache's do, so that
@@ -50,6 +54,51 @@ var (
 		Help: "RRsets signed with the dnssec plugin's keys, by server (empty for the background renewal) and why: first (for this rdata), due, renewed.",
 	}, []string{"server", "reason"})
 )
+
+// responseKey is what a response is counted under in responseCount.
+type responseKey struct {
+	server, qtype string
+	rcode         int
+}
+
+// responseCounters are the counters of responseCount looked up so far, in a map that is
+// replaced, never written: a query reads it without a lock, where the vector's own lookup
+// hashes the label values and takes a lock on every call.
+var responseCounters = struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[responseKey]prometheus.Counter]
+}{}
+
+// countResponse counts a response with rcode to a query of qtype at server.
+func countResponse(server string, qtype uint16, rcode int) {
+	k := responseKey{server, typeLabel(qtype), rcode}
+	if m := responseCounters.m.Load(); m != nil {
+		if c, ok := (*m)[k]; ok {
+			c.Inc()
+			return
+		}
+	}
+	c := responseCount.WithLabelValues(server, k.qtype, dns.RcodeToString[rcode])
+	c.Inc()
+	responseCounters.mu.Lock()
+	defer responseCounters.mu.Unlock()
+	next := map[responseKey]prometheus.Counter{k: c}
+	if m := responseCounters.m.Load(); m != nil {
+		for k, c := range *m {
+			next[k] = c
+		}
+	}
+	responseCounters.m.Store(&next)
+}
+
+// typeLabel keeps the type label of the responses metric to a handful of values.
+func typeLabel(qtype uint16) string {
+	switch qtype {
+	case dns.TypeIPSECKEY, TypeIPSECA, dns.TypeSOA, dns.TypeNS, dns.TypeANY:
+		return dns.TypeToString[qtype]
+	}
+	return "other"
+}
 
 // serverLabels are the server labels of the block's listeners, as metrics.WithServer gives
 // them for its queries: dns://127.0.0.1:53, one per bound address.

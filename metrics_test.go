@@ -9,6 +9,7 @@ import (
 	e2e "github.com/ipsecoe/ipsecoe/test"
 
 	"github.com/coredns/caddy"
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -114,6 +115,33 @@ func TestStartInBackground(t *testing.T) {
 		case <-p.done:
 		default:
 			t.Errorf("Test %d: the poller runs on after shutdown", i)
+		}
+	}
+}
+
+// TestCountResponse counts through the kept counters into the same series the vector's
+// own lookup gives, the first time and every time after, with the type label folded.
+func TestCountResponse(t *testing.T) {
+	const server = "dns://127.0.0.1:1"
+	tests := []struct {
+		qtype        uint16
+		rcode        int
+		typ, rcodeLb string
+	}{
+		{dns.TypeIPSECKEY, dns.RcodeSuccess, "IPSECKEY", "NOERROR"},
+		{TypeIPSECA, dns.RcodeNameError, "IPSECA", "NXDOMAIN"},
+		{dns.TypeA, dns.RcodeSuccess, "other", "NOERROR"},
+		{dns.TypeMX, dns.RcodeSuccess, "other", "NOERROR"}, // the same series as A's
+		{TypeIPSECA, dns.RcodeRefused, "IPSECA", "REFUSED"},
+	}
+	for _, tc := range tests {
+		c := responseCount.WithLabelValues(server, tc.typ, tc.rcodeLb)
+		before := testutil.ToFloat64(c)
+		for range 3 {
+			countResponse(server, tc.qtype, tc.rcode)
+		}
+		if got := testutil.ToFloat64(c) - before; got != 3 {
+			t.Errorf("type %d rcode %d: %v counted under %s/%s, want 3", tc.qtype, tc.rcode, got, tc.typ, tc.rcodeLb)
 		}
 	}
 }
