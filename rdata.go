@@ -53,13 +53,17 @@ type ipseckeyRdata struct {
 // newIPSECKEY returns an IPSECKEY record at owner with d's rdata, its key copied: a
 // record outlives the index it came from when a cache keeps it.
 func newIPSECKEY(owner string, ttl uint32, d *index.Record) dns.RR {
-	rr := new(dns.PrivateRR)
-	*rr = ipseckeyProto
-	rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeIPSECKEY, Class: dns.ClassINET, Ttl: ttl}
-	data := &ipseckeyRdata{Record: *d}
-	data.Key = bytes.Clone(d.Key)
-	rr.Data = data
-	return rr
+	x := &ipseckeyRR{rr: ipseckeyProto, data: ipseckeyRdata{Record: *d}}
+	x.rr.Hdr = dns.RR_Header{Name: owner, Rrtype: dns.TypeIPSECKEY, Class: dns.ClassINET, Ttl: ttl}
+	x.data.Key = bytes.Clone(d.Key)
+	x.rr.Data = &x.data
+	return &x.rr
+}
+
+// ipseckeyRR is an answer's record and its rdata, allocated as one.
+type ipseckeyRR struct {
+	rr   dns.PrivateRR
+	data ipseckeyRdata
 }
 
 // gateway returns the gateway field in presentation form.
