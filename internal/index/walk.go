@@ -37,6 +37,7 @@ type walkDir struct {
 // job is one file the walk found, to read or already refused.
 type job struct {
 	head  uint64 // the first 8 octets of the path, big-endian, zero-padded: most of the sort's comparisons
+	next  uint64 // the 8 octets after them, the same way: most of the rest
 	rel   span   // the path relative to root, in paths; its last base octets name it in dir
 	base  int32  // the length of its name in dir
 	dir   int32  // in dirs
@@ -149,7 +150,7 @@ func (w *walker) add(rel, name string, dir, other, err int32) {
 	if err >= 0 {
 		base = 0
 	}
-	w.jobs = append(w.jobs, job{head: head(w.paths[off:]), rel: s, base: base, dir: dir, other: other, err: err})
+	w.jobs = append(w.jobs, job{head: head(w.paths[off:]), next: head(w.paths[min(off+8, len(w.paths)):]), rel: s, base: base, dir: dir, other: other, err: err})
 }
 
 // name is the name of jb's file in its directory.
@@ -204,6 +205,9 @@ func (w *walker) sort() {
 	slices.SortFunc(w.jobs, func(a, b job) int {
 		if a.head != b.head {
 			return cmp.Compare(a.head, b.head)
+		}
+		if a.next != b.next {
+			return cmp.Compare(a.next, b.next)
 		}
 		return strings.Compare(w.rel(&a), w.rel(&b))
 	})
