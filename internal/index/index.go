@@ -403,10 +403,9 @@ func (b *builder) addNames(pc *Pacer) {
 			if k.ipseca.n == 0 {
 				continue
 			}
-			name := ow.name.of(ix.blob)
 			for _, port := range b.opts.Ports {
-				if pn := keyfile.PortName(port, string(name)); len(pn) <= keyfile.MaxNameLen {
-					b.pairs = append(b.pairs, pair{name: b.insert(b.putString(pn)), key: uint32(id), ipseca: true})
+				if pn, ok := b.putPortName(port, ow.name); ok {
+					b.pairs = append(b.pairs, pair{name: b.insert(pn), key: uint32(id), ipseca: true})
 				}
 			}
 		}
@@ -415,6 +414,21 @@ func (b *builder) addNames(pc *Pacer) {
 
 // insert returns the id of the name at s in the blob, entering it and its ancestors (as
 // empty non-terminals, sharing its bytes) when they are new.
+// putPortName puts _PORT.name, name in the blob, in the blob as keyfile.PortName writes
+// it, without a string made for it; false, and nothing put, if it is too long for a name.
+func (b *builder) putPortName(port uint16, name span) (span, bool) {
+	ix := b.ix
+	start := len(ix.blob)
+	ix.blob = append(ix.blob, '_')
+	ix.blob = strconv.AppendUint(ix.blob, uint64(port), 10)
+	ix.blob = append(append(ix.blob, '.'), name.of(ix.blob)...)
+	if len(ix.blob)-start > keyfile.MaxNameLen {
+		ix.blob = ix.blob[:start]
+		return span{}, false
+	}
+	return span{uint32(start), uint32(len(ix.blob) - start)}, true
+}
+
 func (b *builder) insert(s span) uint32 {
 	id, found := b.slot(s)
 	if found {

@@ -281,3 +281,56 @@ func TestSharedOwnerNotice(t *testing.T) {
 		t.Errorf("notices %q, want %q", ix.notices, want)
 	}
 }
+
+// hostOfLen is a host name whose FQDN, final dot included, is n octets long.
+func hostOfLen(n int) string {
+	var labels []string
+	for rest := n - 1; rest > 0; rest -= 61 {
+		labels = append(labels, strings.Repeat("a", min(60, rest)))
+	}
+	return strings.Join(labels, ".")
+}
+
+// TestPortNameAtLimit publishes IPSECA at _PORT.name when that name is 254 octets in
+// presentation form with its final dot, the longest a name may be, and not at 255.
+func TestPortNameAtLimit(t *testing.T) {
+	ed := e2e.Vector(t, "keys/ed25519.pub.pem")
+	for _, tc := range []struct {
+		fqdn             int  // the host's FQDN length
+		port65535, port1 bool // whether _65535.host and _1.host are published
+	}{
+		{246, true, true}, // 253 and 249
+		{247, true, true}, // 254
+		{248, false, true},
+		{251, false, true}, // _1: 254
+		{252, false, false},
+	} {
+		host := hostOfLen(tc.fqdn)
+		if len(host)+1 != tc.fqdn {
+			t.Fatalf("hostOfLen(%d) is %d long", tc.fqdn, len(host)+1)
+		}
+		dir := t.TempDir()
+		e2e.WriteFile(t, filepath.Join(dir, host+".pem"), ed)
+		o := &Options{Precedence: 10, Ports: []uint16{65535, 1}, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}}
+		files, ix := loadDir(t, dir, o)
+		if files[0].Err != nil {
+			t.Fatalf("FQDN of %d octets: %v", tc.fqdn, files[0].Err)
+		}
+		want := 0
+		for _, pc := range []struct {
+			label     string
+			published bool
+		}{{"_65535.", tc.port65535}, {"_1.", tc.port1}} {
+			n, _ := ix.lookup(pc.label + host + ".")
+			if (len(n.ipsecas()) == 1) != pc.published {
+				t.Errorf("FQDN of %d octets: %s has %d IPSECA, want it published: %v", tc.fqdn, pc.label, len(n.ipsecas()), pc.published)
+			}
+			if pc.published {
+				want++
+			}
+		}
+		if ix.records["IPSECA"] != want {
+			t.Errorf("FQDN of %d octets: %d IPSECA records, want %d", tc.fqdn, ix.records["IPSECA"], want)
+		}
+	}
+}
