@@ -107,7 +107,7 @@ func isPEM(data []byte) bool { return bytes.Contains(data, []byte("-----BEGIN ")
 func parsePEM(data []byte) ([]*Key, error) {
 	// A private key anywhere refuses the file before any block is parsed, even one whose
 	// armor is damaged or preceded by other text (pem.Decode would skip over it).
-	if bytes.Contains(data, []byte("PRIVATE KEY")) {
+	if holdsPrivateKey(data) {
 		return nil, Refuse(ReasonPrivate, "holds a private key; refusing the whole file")
 	}
 	var keys []*Key
@@ -131,6 +131,21 @@ func parsePEM(data []byte) ([]*Key, error) {
 		return nil, Refuse(ReasonParse, "no PEM block")
 	}
 	return keys, nil
+}
+
+// holdsPrivateKey reports whether data contains "PRIVATE KEY". It looks for the space in
+// it, which a base64 body never holds, so it stops at the armor lines only, where a search
+// for the whole text stops at every P of the body.
+func holdsPrivateKey(data []byte) bool {
+	for i := 0; ; i++ {
+		j := bytes.Index(data[i:], []byte(" KEY"))
+		if j < 0 {
+			return false
+		}
+		if i += j; bytes.HasSuffix(data[:i], []byte("PRIVATE")) {
+			return true
+		}
+	}
 }
 
 func parseBlock(b *block) (*Key, error) {

@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"math/big"
+	"strings"
 	"testing"
 
 	e2e "github.com/ipsecoe/ipsecoe/test"
@@ -254,5 +255,20 @@ func TestAcceptedForms(t *testing.T) {
 	b, _ := Parse(pemBlock("RSA PUBLIC KEY", pkcs1))
 	if !bytes.Equal(a[0].Field, b[0].Field) || !bytes.Equal(a[0].SPKI, b[0].SPKI) {
 		t.Error("PKCS#1 and SPKI forms of one key differ")
+	}
+}
+
+// TestHoldsPrivateKey finds "PRIVATE KEY" wherever it is, as bytes.Contains does.
+func TestHoldsPrivateKey(t *testing.T) {
+	for _, text := range []string{
+		"", "PRIVATE KEY", "-----BEGIN PRIVATE KEY-----\nAAEC\n", "-----BEGIN RSA PRIVATE KEY-----",
+		"-----BEGIN ENCRYPTED PRIVATE KEY-----", "x PRIVATE KEYx", "PRIVATE  KEY", "PRIVATEKEY",
+		"-----BEGIN PUBLIC KEY-----\nAAEC\n-----END PUBLIC KEY-----\n", " KEY", "PRIVATE KE",
+		"RIVATE KEY", " KEY PRIVATE KEY", "PRIVATE KEY KEY", "-----BEGIN PUBLIC KEY-----\n-----BEGIN PRIVATE KEY-----\n",
+		strings.Repeat("PPPP", 100) + "PRIVATE KEY", strings.Repeat("PRIVATE", 50),
+	} {
+		if got, want := holdsPrivateKey([]byte(text)), strings.Contains(text, "PRIVATE KEY"); got != want {
+			t.Errorf("holdsPrivateKey(%q) = %v, want %v", text, got, want)
+		}
 	}
 }
