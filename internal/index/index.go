@@ -414,14 +414,12 @@ func (b *builder) addNames(pc *Pacer) {
 
 // insert returns the id of the name at s in the blob, entering it and its ancestors (as
 // empty non-terminals, sharing its bytes) when they are new.
-// putPortName puts _PORT.name, name in the blob, in the blob as keyfile.PortName writes
-// it, without a string made for it; false, and nothing put, if it is too long for a name.
+// putPortName puts _PORT.name, name in the blob, in the blob, without a string made for
+// it; false, and nothing put, if it is too long for a name.
 func (b *builder) putPortName(port uint16, name span) (span, bool) {
 	ix := b.ix
-	start := len(ix.blob)
-	ix.blob = append(ix.blob, '_')
-	ix.blob = strconv.AppendUint(ix.blob, uint64(port), 10)
-	ix.blob = append(append(ix.blob, '.'), name.of(ix.blob)...)
+	start, n := len(ix.blob), name.of(ix.blob) // n stays valid if the append moves the blob
+	ix.blob = keyfile.AppendPortName(ix.blob, port, n)
 	if len(ix.blob)-start > keyfile.MaxNameLen {
 		ix.blob = ix.blob[:start]
 		return span{}, false

@@ -77,7 +77,13 @@ func ParsePort(s string) (uint16, error) {
 
 // PortName is the IPSECA owner for port at name: _PORT.name.
 func PortName(port uint16, name string) string {
-	return "_" + strconv.Itoa(int(port)) + "." + name
+	return string(AppendPortName(nil, port, []byte(name)))
+}
+
+// AppendPortName appends _PORT.name to dst.
+func AppendPortName(dst []byte, port uint16, name []byte) []byte {
+	dst = strconv.AppendUint(append(dst, '_'), uint64(port), 10)
+	return append(append(dst, '.'), name...)
 }
 
 // ownerFromText reads an address, an IPv6 address with '-' for ':', a reverse name or a
