@@ -168,6 +168,7 @@ type builder struct {
 	used  uint64 // octets of the blob taken or promised to the files added so far
 	kinds map[string]uint8
 	pairs []pair // (name, key) publications, in the order found
+	sink  uint64 // what the reads made only to fill the cache add up to
 }
 
 // pair publishes key at name: as IPSECKEY, or with ipseca as IPSECA.
@@ -387,6 +388,7 @@ func (it *ipsecaIter) next() (usage, selector, matching uint8, data []byte, ok b
 // notes which key is published where.
 func (b *builder) addNames(pc *Pacer) {
 	ix := b.ix
+	var q nameBatch
 	for id := range ix.keys {
 		if id%1024 == 0 {
 			pc.tick()
@@ -395,27 +397,26 @@ func (b *builder) addNames(pc *Pacer) {
 		for _, ow := range ix.owners[k.owners.off : k.owners.off+k.owners.n] {
 			if ow.port != 0 {
 				if k.ipseca.n > 0 {
-					b.pairs = append(b.pairs, pair{name: b.insert(ow.name), key: uint32(id), ipseca: true})
+					q.add(b, ow.name, uint32(id), true)
 				}
 				continue
 			}
-			b.pairs = append(b.pairs, pair{name: b.insert(ow.name), key: uint32(id)})
+			q.add(b, ow.name, uint32(id), false)
 			if k.ipseca.n == 0 {
 				continue
 			}
 			for _, port := range b.opts.Ports {
 				if pn, ok := b.putPortName(port, ow.name); ok {
-					b.pairs = append(b.pairs, pair{name: b.insert(pn), key: uint32(id), ipseca: true})
+					q.add(b, pn, uint32(id), true)
 				}
 			}
 		}
 	}
+	q.flush(b)
 }
 
-// insert returns the id of the name at s in the blob, entering it and its ancestors (as
-// empty non-terminals, sharing its bytes) when they are new.
-// putPortName puts _PORT.name, name in the blob, in the blob, without a string made for
-// it; false, and nothing put, if it is too long for a name.
+// putPortName puts _PORT.name in the blob, without a string made for it; false, and
+// nothing put, if it is too long for a name.
 func (b *builder) putPortName(port uint16, name span) (span, bool) {
 	ix := b.ix
 	start, n := len(ix.blob), name.of(ix.blob) // n stays valid if the append moves the blob
@@ -427,30 +428,33 @@ func (b *builder) putPortName(port uint16, name span) (span, bool) {
 	return span{uint32(start), uint32(len(ix.blob) - start)}, true
 }
 
-func (b *builder) insert(s span) uint32 {
-	id, found := b.slot(s)
+// insert returns the id of the name at s in the blob, whose hash is h, entering it and
+// its ancestors (as empty non-terminals, sharing its bytes) when they are new.
+func (b *builder) insert(s span, h uint64) uint32 {
+	id, found := b.slot(s, h)
 	if found {
 		return id
 	}
 	// Ancestors: every suffix after a label, up to one already there.
 	name := s.of(b.ix.blob)
 	for off, end := dns.NextLabel(string(name), 0); !end; off, end = dns.NextLabel(string(name), off) {
-		if _, found := b.slot(span{s.off + uint32(off), s.n - uint32(off)}); found {
+		a := span{s.off + uint32(off), s.n - uint32(off)}
+		if _, found := b.slot(a, maphash.Bytes(b.ix.seed, a.of(b.ix.blob))); found {
 			break
 		}
 	}
 	return id
 }
 
-// slot finds the name at s, or enters it with no records.
-func (b *builder) slot(s span) (uint32, bool) {
+// slot finds the name at s, whose hash is h, or enters it with no records.
+func (b *builder) slot(s span, h uint64) (uint32, bool) {
 	ix := b.ix
 	if 10*(len(ix.names)+1) > 7*len(ix.slots) {
 		ix.grow()
 	}
 	name := s.of(ix.blob)
 	mask := uint64(len(ix.slots) - 1)
-	for i := maphash.Bytes(ix.seed, name) & mask; ; i = (i + 1) & mask {
+	for i := h & mask; ; i = (i + 1) & mask {
 		v := ix.slots[i]
 		if v == 0 {
 			ix.names = append(ix.names, nameRec{name: s})
@@ -673,9 +677,17 @@ func (b *builder) count() {
 	ix := b.ix
 	var sum uint64
 	seen := newHashSet(len(ix.keys))
-	for _, k := range ix.keys {
-		if seen.add(maphash.Bytes(ix.seed, k.field.of(ix.blob))) {
-			ix.algCount[ix.kinds[k.kind]]++
+	var hs [16]uint64 // a batch, as nameBatch does it for the names
+	for lo := 0; lo < len(ix.keys); lo += len(hs) {
+		keys := ix.keys[lo:min(lo+len(hs), len(ix.keys))]
+		for i := range keys {
+			hs[i] = maphash.Bytes(ix.seed, keys[i].field.of(ix.blob))
+		}
+		b.sink += seen.touch(hs[:len(keys)])
+		for i := range keys {
+			if seen.add(hs[i]) {
+				ix.algCount[ix.kinds[keys[i].kind]]++
+			}
 		}
 	}
 	for _, g := range ix.gateways {
@@ -756,6 +768,16 @@ type hashSet struct {
 }
 
 func newHashSet(n int) hashSet { return hashSet{slots: make([]uint64, tableSize(n))} }
+
+// touch reads the slots where hs would go, together, so that add finds them in cache.
+func (s hashSet) touch(hs []uint64) uint64 {
+	mask := uint64(len(s.slots) - 1)
+	var sum uint64
+	for _, h := range hs {
+		sum += s.slots[h&mask]
+	}
+	return sum
+}
 
 // add adds h and reports whether it was new.
 func (s hashSet) add(h uint64) bool {

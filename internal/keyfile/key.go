@@ -84,7 +84,8 @@ type Key struct {
 }
 
 // Parse returns every public key in data, or an error that refuses the whole file.
-// It never derives anything from private key material.
+// It never derives anything from private key material. The keys may share data's memory:
+// data must stay as it is while they are in use.
 func Parse(data []byte) ([]*Key, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, Refuse(ReasonParse, "empty file")
@@ -226,7 +227,7 @@ func fromSPKI(spki []byte) (*Key, error) {
 		if bits < minRSABits {
 			return nil, Refuse(ReasonWeak, "RSA key of %d bits, under %d", bits, minRSABits)
 		}
-		return &Key{Algorithm: AlgRSA, Kind: "rsa", Field: field, SPKI: bytes.Clone(spki)}, nil
+		return &Key{Algorithm: AlgRSA, Kind: "rsa", Field: field, SPKI: spki}, nil
 	}
 	pub, err := x509.ParsePKIXPublicKey(spki)
 	if err == nil {
@@ -244,7 +245,7 @@ func fromSPKI(spki []byte) (*Key, error) {
 		if len(info.Algorithm.Parameters.FullBytes) != 0 || info.PublicKey.BitLength != 57*8 {
 			return nil, Refuse(ReasonParse, "malformed Ed448 public key")
 		}
-		return &Key{Algorithm: AlgEdDSA, Kind: "ed448", Field: bytes.Clone(info.PublicKey.Bytes), SPKI: bytes.Clone(spki)}, nil
+		return &Key{Algorithm: AlgEdDSA, Kind: "ed448", Field: info.PublicKey.Bytes, SPKI: spki}, nil
 	case info.Algorithm.Algorithm.Equal(oidX448):
 		return nil, Refuse(ReasonUnsupported, "X448 is a key-agreement key, not a signature key")
 	}
@@ -253,7 +254,7 @@ func fromSPKI(spki []byte) (*Key, error) {
 
 // fromPublic builds the IPSECKEY key field of pub.
 func fromPublic(pub any, spki []byte) (*Key, error) {
-	k := &Key{SPKI: bytes.Clone(spki)}
+	k := &Key{SPKI: spki}
 	var field []byte
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:

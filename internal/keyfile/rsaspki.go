@@ -1,6 +1,7 @@
 package keyfile
 
 import (
+	"bytes"
 	"encoding/asn1"
 	"math/bits"
 
@@ -8,7 +9,9 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-var oidRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1} // rsaEncryption, RFC 3279
+// oidRSA is rsaEncryption (1.2.840.113549.1.1.1, RFC 3279) in DER, whose encoding of an
+// object identifier is unique: its octets are compared, not decoded.
+var oidRSA = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01}
 
 // rsaFromSPKI reads the common case of a key directory, an RSA SubjectPublicKeyInfo in
 // strict DER, straight into the RFC 3110 key field, without crypto/x509's big integers. It
@@ -16,12 +19,11 @@ var oidRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1} // rsaEncryption,
 // (ok false) goes the general way, which decides and explains.
 func rsaFromSPKI(spki []byte) (field []byte, modBits int, ok bool) {
 	s := cryptobyte.String(spki)
-	var info, alg, null, key cryptobyte.String
-	var oid asn1.ObjectIdentifier
+	var info, alg, oid, null, key cryptobyte.String
 	var bs asn1.BitString
 	if !s.ReadASN1(&info, cbasn1.SEQUENCE) || !s.Empty() ||
 		!info.ReadASN1(&alg, cbasn1.SEQUENCE) ||
-		!alg.ReadASN1ObjectIdentifier(&oid) || !oid.Equal(oidRSA) ||
+		!alg.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) || !bytes.Equal(oid, oidRSA) ||
 		!alg.ReadASN1(&null, cbasn1.NULL) || len(null) != 0 || !alg.Empty() ||
 		!info.ReadASN1BitString(&bs) || !info.Empty() || bs.BitLength%8 != 0 {
 		return nil, 0, false
