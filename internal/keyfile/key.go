@@ -114,9 +114,8 @@ func parsePEM(data []byte) ([]*Key, error) {
 	var keys []*Key
 	rest := data
 	for n := 1; ; n++ {
-		var b *block
-		b, rest = nextPEM(rest)
-		if b == nil {
+		b, r, ok := nextPEM(rest)
+		if rest = r; !ok {
 			break
 		}
 		k, err := parseBlock(b)
@@ -149,7 +148,7 @@ func holdsPrivateKey(data []byte) bool {
 	}
 }
 
-func parseBlock(b *block) (*Key, error) {
+func parseBlock(b block) (*Key, error) {
 	switch b.typ {
 	case "CERTIFICATE", "X509 CERTIFICATE":
 		return fromCertificate(b.der)

@@ -19,18 +19,18 @@ const (
 )
 
 // nextPEM returns the first PEM block of data and what follows it, exactly as pem.Decode
-// does; nil when there is none. A block written the usual way (armor at the start, no
-// headers, lines of base64) is decoded by quickPEM, at a fraction of pem.Decode's cost;
-// pem.Decode takes every other.
-func nextPEM(data []byte) (*block, []byte) {
+// does; ok is false when there is none. A block written the usual way (armor at the
+// start, no headers, lines of base64) is decoded by quickPEM, at a fraction of
+// pem.Decode's cost; pem.Decode takes every other.
+func nextPEM(data []byte) (b block, rest []byte, ok bool) {
 	if b, rest, ok := quickPEM(data); ok {
-		return b, rest
+		return b, rest, true
 	}
-	b, rest := pem.Decode(data)
-	if b == nil {
-		return nil, rest
+	p, rest := pem.Decode(data)
+	if p == nil {
+		return block{}, rest, false
 	}
-	return &block{typ: b.Type, der: b.Bytes}, rest
+	return block{typ: p.Type, der: p.Bytes}, rest, true
 }
 
 // quickPEM decodes the block data starts with when it has the usual shape: data begins
@@ -38,35 +38,48 @@ func nextPEM(data []byte) (*block, []byte) {
 // the END line names the same type and ends the line. ok is false for anything else, which
 // pem.Decode then reads. A body that decodes holds no space, tab, colon or dash, so it has
 // no headers and no other BEGIN line, and pem.Decode would decode the same octets.
-func quickPEM(data []byte) (b *block, rest []byte, ok bool) {
+func quickPEM(data []byte) (b block, rest []byte, ok bool) {
 	if !bytes.HasPrefix(data, []byte(pemBegin)) {
-		return nil, nil, false
+		return block{}, nil, false
 	}
 	nl := bytes.IndexByte(data, '\n')
 	end := bytes.Index(data, []byte(pemEnd))
 	if nl < 0 || end <= nl || bytes.Contains(data[1:nl], []byte(pemBegin)) {
-		return nil, nil, false // no END, an empty body (pem.Decode's own corner), or a second BEGIN
+		return block{}, nil, false // no END, an empty body (pem.Decode's own corner), or a second BEGIN
 	}
 	typ, _ := line(data[len(pemBegin):])
 	if !bytes.HasSuffix(typ, []byte(pemDash)) {
-		return nil, nil, false
+		return block{}, nil, false
 	}
 	typ = typ[:len(typ)-len(pemDash)]
 	trailer := data[end+len(pemEnd):]
 	if !bytes.HasPrefix(trailer, typ) || !bytes.HasPrefix(trailer[len(typ):], []byte(pemDash)) {
-		return nil, nil, false
+		return block{}, nil, false
 	}
 	last, rest := line(trailer[len(typ)+len(pemDash):])
 	body := data[nl+1 : end]
 	if len(last) != 0 || len(body) == 0 {
-		return nil, nil, false
+		return block{}, nil, false
 	}
 	der := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
 	n, err := decodeLines(der, body)
 	if err != nil {
-		return nil, nil, false
+		return block{}, nil, false
 	}
-	return &block{typ: string(typ), der: der[:n]}, rest, true
+	return block{typ: typeName(typ), der: der[:n]}, rest, true
+}
+
+// typeName is typ as a string, without an allocation for the types a key file holds.
+func typeName(typ []byte) string {
+	switch string(typ) {
+	case "PUBLIC KEY":
+		return "PUBLIC KEY"
+	case "CERTIFICATE":
+		return "CERTIFICATE"
+	case "RSA PUBLIC KEY":
+		return "RSA PUBLIC KEY"
+	}
+	return string(typ)
 }
 
 // decodeLines decodes base64 body into der as base64.StdEncoding.Decode does, newlines

@@ -50,12 +50,12 @@ var pemCases = []struct {
 // checkNextPEM fails t unless nextPEM returns for data what pem.Decode returns.
 func checkNextPEM(t *testing.T, data []byte) {
 	t.Helper()
-	got, gotRest := nextPEM(data)
+	got, gotRest, ok := nextPEM(data)
 	want, wantRest := pem.Decode(data)
-	if (got == nil) != (want == nil) {
-		t.Fatalf("nextPEM found a block: %v; pem.Decode: %v", got != nil, want != nil)
+	if ok != (want != nil) {
+		t.Fatalf("nextPEM found a block: %v; pem.Decode: %v", ok, want != nil)
 	}
-	if got != nil && (got.typ != want.Type || !bytes.Equal(got.der, want.Bytes)) {
+	if ok && (got.typ != want.Type || !bytes.Equal(got.der, want.Bytes)) {
 		t.Fatalf("nextPEM: %q %x; pem.Decode: %q %x", got.typ, got.der, want.Type, want.Bytes)
 	}
 	if !bytes.Equal(gotRest, wantRest) {
@@ -71,8 +71,8 @@ func TestNextPEM(t *testing.T) {
 			}
 			for rest := []byte(tc.text); ; {
 				checkNextPEM(t, rest)
-				var b *block
-				if b, rest = nextPEM(rest); b == nil {
+				var ok bool
+				if _, rest, ok = nextPEM(rest); !ok {
 					break
 				}
 			}
