@@ -1,7 +1,6 @@
 package index
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -202,15 +201,7 @@ func (w *walker) sort() {
 	if len(w.paths) > 0 {
 		w.text = unsafe.String(&w.paths[0], len(w.paths))
 	}
-	slices.SortFunc(w.jobs, func(a, b job) int {
-		if a.head != b.head {
-			return cmp.Compare(a.head, b.head)
-		}
-		if a.next != b.next {
-			return cmp.Compare(a.next, b.next)
-		}
-		return strings.Compare(w.rel(&a), w.rel(&b))
-	})
+	w.jobs = sortJobs(w.jobs, w.text)
 }
 
 // head is the first 8 octets of path as a big-endian number, zero-padded. A path holds no
