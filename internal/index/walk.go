@@ -196,12 +196,18 @@ func (w *walker) refuse(rel string, err error) {
 }
 
 // sort puts the jobs in path order, the order of the files of a read, and ends the walk:
-// its paths are not written again.
+// its paths are not written again. The paths are laid out again in that order, so that the
+// read, which goes through them several times, goes through memory in order, not at random.
 func (w *walker) sort() {
-	if len(w.paths) > 0 {
-		w.text = unsafe.String(&w.paths[0], len(w.paths))
+	w.jobs = sortJobs(w.jobs, unsafe.String(unsafe.SliceData(w.paths), len(w.paths)))
+	paths := make([]byte, 0, len(w.paths))
+	for i := range w.jobs {
+		jb := &w.jobs[i]
+		off := len(paths)
+		paths = append(paths, w.paths[jb.rel.off:jb.rel.off+jb.rel.n]...)
+		jb.rel.off = uint32(off)
 	}
-	w.jobs = sortJobs(w.jobs, w.text)
+	w.paths, w.text = paths, unsafe.String(unsafe.SliceData(paths), len(paths))
 }
 
 // head is the first 8 octets of path as a big-endian number, zero-padded. A path holds no
