@@ -51,11 +51,30 @@ func sortJobs(jobs []job, text string) []job {
 		}
 		lo = hi
 	}
-	out := make([]job, len(jobs))
-	for j, k := range keys {
-		out[j] = jobs[k.i]
+	permute(jobs, keys)
+	return jobs
+}
+
+// permute moves jobs[keys[j].i] to jobs[j] for every j, in place, one cycle of the
+// permutation at a time: a second array of jobs would add to the read's peak.
+func permute(jobs []job, keys []sortKey) {
+	const done = ^uint32(0)
+	for j := range keys {
+		if keys[j].i == done {
+			continue
+		}
+		held, k := jobs[j], j
+		for {
+			src := keys[k].i
+			keys[k].i = done
+			if int(src) == j {
+				jobs[k] = held
+				break
+			}
+			jobs[k] = jobs[src]
+			k = int(src)
+		}
 	}
-	return out
 }
 
 // radixSort sorts keys by (head, next), least significant digit first, and returns them
