@@ -3,7 +3,9 @@
 package index
 
 import (
+	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,24 +61,34 @@ func statOf(real uint64, st *syscall.Stat_t) fileStat {
 	return fileStat{real: real, ino: uint64(st.Ino), size: st.Size, mtime: st.Mtim.Nano()}
 }
 
+// openAt is openat(2) of name in dirfd, its C string made in cname, whose room it reuses:
+// syscall.Openat allocates one per call.
+func openAt(dirfd int, name string, flags int, cname *[]byte) (int, error) {
+	if strings.IndexByte(name, 0) >= 0 {
+		return -1, syscall.EINVAL
+	}
+	b := append(append((*cname)[:0], name...), 0)
+	*cname = b
+	fd, _, errno := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&b[0])), uintptr(flags), 0, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
 // readFile opens name in the directory dirfd (path, when dirfd is -1) and reads it whole
 // into buf, with one open, one fstat and one read: an os.File would also register with
 // the poller and set a finalizer, which costs more than the read itself for a small file.
 // A file that is not regular, or is larger than maxFileSize, is refused unread
 // (errNotRegular, errTooLarge), with its stat.
-func readFile(dirfd int, name, path string, real uint64, buf []byte) ([]byte, fileStat, error) {
+func readFile(dirfd int, name, path string, real uint64, buf []byte, cname *[]byte) ([]byte, fileStat, error) {
 	const flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NONBLOCK
-	var fd int
-	var err error
-	for {
-		if dirfd >= 0 {
-			fd, err = syscall.Openat(dirfd, name, flags, 0)
-		} else {
-			fd, err = syscall.Open(path, flags, 0)
-		}
-		if err != syscall.EINTR {
-			break
-		}
+	if dirfd < 0 {
+		dirfd, name = unix.AT_FDCWD, path
+	}
+	fd, err := openAt(dirfd, name, flags, cname)
+	for err == syscall.EINTR {
+		fd, err = openAt(dirfd, name, flags, cname)
 	}
 	if err != nil {
 		return nil, fileStat{}, err

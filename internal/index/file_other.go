@@ -32,7 +32,7 @@ func statOfInfo(real uint64, fi os.FileInfo) fileStat {
 
 // readFile reads path whole into buf; a file that is not regular, or is larger than
 // maxFileSize, is refused unread (errNotRegular, errTooLarge), with its stat.
-func readFile(_ int, _, path string, real uint64, buf []byte) ([]byte, fileStat, error) {
+func readFile(_ int, _, path string, real uint64, buf []byte, _ *[]byte) ([]byte, fileStat, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fileStat{}, errors.Unwrap(err)

@@ -133,7 +133,7 @@ func (r *reader) parse(wk *worker, j int, out *parsed) {
 			return
 		}
 	}
-	data, st, err := readFile(dirfd, name, path, real, wk.buf)
+	data, st, err := readFile(dirfd, name, path, real, wk.buf, &wk.cname)
 	if cap(data) > cap(wk.buf) {
 		wk.buf = data[:0]
 	}

@@ -29,6 +29,7 @@ type reader struct {
 // worker is what one goroutine of a read reuses from file to file.
 type worker struct {
 	buf    []byte   // the file being read
+	cname  []byte   // its name as a C string
 	hint   int      // in the last read's index, the file after the last one found
 	packed []byte   // the batch's keys, packed
 	out    []parsed // the batch's files

@@ -156,16 +156,15 @@ func hostOwner(san string) (Owner, error) {
 // IP and DNS SANs, else the file name. It returns warnings for skipped SANs, and an error
 // when a key has no Owner at all.
 func AssignOwners(base string, keys []*Key) (warnings []error, err error) {
-	var fromName *Owner
-	nameOwner := func() (Owner, error) {
-		if fromName == nil {
-			o, err := OwnerFromFileName(base)
-			if err != nil {
-				return Owner{}, err
-			}
-			fromName = &o
+	var fromName Owner
+	var nameRead bool
+	var nameErr error
+	nameOwner := func() (Owner, error) { // read once, for the first key that needs it
+		if !nameRead {
+			fromName, nameErr = OwnerFromFileName(base)
+			nameRead = true
 		}
-		return *fromName, nil
+		return fromName, nameErr
 	}
 	for i, k := range keys {
 		k.Owners = k.Owners[:0]
