@@ -7,9 +7,8 @@ import "hash/maphash"
 // reads that do not depend on one another wait for memory together, not one after the
 // other. The names go in in the order they came, as one at a time would put them.
 type nameBatch struct {
-	n    int
-	q    [16]batched
-	sink uint32 // what the reads made only to fill the cache add up to
+	n int
+	q [16]batched
 }
 
 type batched struct {
@@ -32,7 +31,7 @@ func (q *nameBatch) flush(b *builder) {
 	slots := b.ix.slots
 	mask := uint64(len(slots) - 1)
 	for _, p := range q.q[:q.n] {
-		q.sink += slots[p.h&mask] // only to have the line in cache when insert reads it
+		b.sink += uint64(slots[p.h&mask]) // only to have the line in cache when insert reads it
 	}
 	for _, p := range q.q[:q.n] {
 		b.pairs = append(b.pairs, pair{name: b.insert(p.name, p.h), key: p.key, ipseca: p.ipseca})
