@@ -114,7 +114,7 @@ func ownerFromText(s string) (Owner, error) {
 // AddrOwner is the owner at the reverse name of a.
 func AddrOwner(a netip.Addr) Owner {
 	a = a.Unmap()
-	return Owner{Name: ReverseName(a), Addr: a}
+	return Owner{Name: reverseName(a), Addr: a}
 }
 
 // IsHostName accepts letter-digit-hyphen labels (RFC 952/1123), two at least.

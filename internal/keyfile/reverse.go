@@ -13,9 +13,9 @@ const (
 	In6Arpa = "ip6.arpa."
 )
 
-// ReverseName is the reverse name of a, as dns.ReverseAddr writes it, made without
+// reverseName is the reverse name of a, as dns.ReverseAddr writes it, made without
 // going through the address's text.
-func ReverseName(a netip.Addr) string {
+func reverseName(a netip.Addr) string {
 	const hex = "0123456789abcdef"
 	if a.Is4() {
 		b := make([]byte, 0, 4*4+len(In4Arpa))

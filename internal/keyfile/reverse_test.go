@@ -27,8 +27,8 @@ func TestReverseName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := ReverseName(a); got != want {
-			t.Errorf("ReverseName(%s) = %q, want %q", s, got, want)
+		if got := reverseName(a); got != want {
+			t.Errorf("reverseName(%s) = %q, want %q", s, got, want)
 		}
 	}
 }
