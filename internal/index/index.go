@@ -1,11 +1,13 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/ipsecoe/ipsecoe/internal/keyfile"
@@ -634,12 +636,27 @@ func (b *builder) addGateways(o *Options) {
 	if len(ix.gateways) == 0 {
 		return
 	}
+	// Only the reverse tree of a family some prefix is in can hold an owner inside one.
+	var trees []string
+	for _, g := range ix.gateways {
+		tree := keyfile.In6Arpa
+		if g.prefix.Addr().Is4() {
+			tree = keyfile.In4Arpa
+		}
+		if !slices.Contains(trees, tree) {
+			trees = append(trees, tree)
+		}
+	}
 	for id := range ix.names {
 		nr := &ix.names[id]
 		if nr.keys.n == 0 {
 			continue
 		}
-		if p, ok := keyfile.ReversePrefix(string(nr.name.of(ix.blob))); ok && p.IsSingleIP() {
+		name := nr.name.of(ix.blob)
+		if !slices.ContainsFunc(trees, func(t string) bool { return bytes.HasSuffix(name, []byte(t)) }) {
+			continue
+		}
+		if p, ok := keyfile.ReversePrefix(string(name)); ok && p.IsSingleIP() {
 			if keys, ok := ix.gatewaysFor(p.Addr()); ok {
 				if ix.gwKeys == nil {
 					ix.gwKeys = map[uint32][]*Record{}

@@ -99,13 +99,15 @@ func TestIndexDedupAcrossLists(t *testing.T) {
 }
 
 // TestIndexOwnerInGateway checks that an owner inside a gateway prefix answers its own key
-// and the prefix's records, and an address beside it the prefix's alone.
+// and the prefix's records, and an address beside it the prefix's alone, in both families.
 func TestIndexOwnerInGateway(t *testing.T) {
 	dir := t.TempDir()
 	e2e.WriteFile(t, filepath.Join(dir, "10.1.2.3.pem"), e2e.Vector(t, "keys/rsa2048.pub.pem"))
+	e2e.WriteFile(t, filepath.Join(dir, "2001-db8-1--5.pem"), e2e.Vector(t, "keys/rsa2048.pub.pem"))
 	e2e.WriteFile(t, filepath.Join(dir, "gw.example.com.pem"), e2e.Vector(t, "keys/ed25519.pub.pem"))
 	o := &Options{Precedence: 10, Gateways: []Gateway{
 		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Target: "gw.example.com.", Precedence: 20},
+		{Prefix: netip.MustParsePrefix("2001:db8:1::/64"), Target: "gw.example.com.", Precedence: 20},
 	}}
 	files, _, err := ReadDir(dir, nil, o, nil)
 	if err != nil {
@@ -119,6 +121,8 @@ func TestIndexOwnerInGateway(t *testing.T) {
 		{"3.2.1.10.in-addr.arpa.", 1, 1},
 		{"4.2.1.10.in-addr.arpa.", 0, 1},
 		{"3.2.2.10.in-addr.arpa.", 0, 0},
+		{"5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", 1, 1},
+		{"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", 0, 1},
 	}
 	for _, tc := range tests {
 		n, _ := ix.lookup(tc.name)
