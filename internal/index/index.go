@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 	"github.com/miekg/dns"
@@ -53,8 +54,8 @@ type ownerRef struct {
 // nameRec is one name of the index: an owner, a _PORT name, or an empty non-terminal.
 type nameRec struct {
 	name   span
-	keys   span // key ids in lists whose IPSECKEY is published here
-	ipseca span // key ids in lists whose IPSECA is published here
+	keys   span // key ids whose IPSECKEY is published here (see list)
+	ipseca span // key ids whose IPSECA is published here
 	gw     bool // a single address inside a gateway prefix: the prefix's records join its own
 }
 
@@ -73,7 +74,7 @@ type Index struct {
 	owners   []ownerRef // each key's owners, key by key
 	names    []nameRec  // every name
 	lists    []uint32   // the key ids of each name, name by name
-	slots    []uint32   // open-addressing table of names: name id + 1, 0 when empty
+	slots    []uint64   // open-addressing table of names (see slotOf), 0 when empty
 	seed     maphash.Seed
 	fileRecs []fileRec // every file of the read, by path: for the next read and build
 	stage    *builder  // while a read packs into it: what Build goes on with
@@ -213,7 +214,7 @@ func (b *builder) prepare(o *Options) {
 	ix.blob = growTo(ix.blob, portBytes(ix, o.Ports))
 	// Sized up front: growing a table of a million names costs more than filling it.
 	ix.names = make([]nameRec, 0, nkeys*(1+len(o.Ports))+nkeys/64+16)
-	ix.slots = make([]uint32, tableSize(cap(ix.names)))
+	ix.slots = make([]uint64, tableSize(cap(ix.names)))
 	b.pairs = make([]pair, 0, nkeys*(1+len(o.Ports)))
 }
 
@@ -460,25 +461,38 @@ func (b *builder) slot(s span, h uint64) (uint32, bool) {
 		v := ix.slots[i]
 		if v == 0 {
 			ix.names = append(ix.names, nameRec{name: s})
-			ix.slots[i] = uint32(len(ix.names))
+			ix.slots[i] = slotOf(h, uint32(len(ix.names)-1))
 			return uint32(len(ix.names) - 1), false
 		}
-		if string(ix.names[v-1].name.of(ix.blob)) == string(name) {
-			return v - 1, true
+		if sameHash(v, h) && string(ix.names[slotID(v)].name.of(ix.blob)) == string(name) {
+			return slotID(v), true
 		}
 	}
 }
 
+// slotOf is the table's slot of name id, whose hash is h: the upper half of the hash, so
+// that a lookup passes over other names without reading them, and id + 1. A table has
+// fewer than 2^32 slots, so the lower half picks the slot and the upper half is left to
+// tell names apart.
+func slotOf(h uint64, id uint32) uint64 { return h&^0xffffffff | uint64(id+1) }
+
+// slotID is the name id in slot v.
+func slotID(v uint64) uint32 { return uint32(v) - 1 }
+
+// sameHash reports whether slot v may hold the name whose hash is h.
+func sameHash(v, h uint64) bool { return v>>32 == h>>32 }
+
 // grow doubles the table.
 func (ix *Index) grow() {
-	ix.slots = make([]uint32, 2*len(ix.slots))
+	ix.slots = make([]uint64, 2*len(ix.slots))
 	mask := uint64(len(ix.slots) - 1)
 	for id, nr := range ix.names {
-		i := maphash.Bytes(ix.seed, nr.name.of(ix.blob)) & mask
+		h := maphash.Bytes(ix.seed, nr.name.of(ix.blob))
+		i := h & mask
 		for ix.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		ix.slots[i] = uint32(id + 1)
+		ix.slots[i] = slotOf(h, uint32(id))
 	}
 }
 
@@ -527,12 +541,16 @@ func (b *builder) addLists(pc *Pacer) {
 			}
 			room -= used
 			if kind == 0 {
-				ix.names[id].keys = span{first, out - first}
-			} else {
-				ix.names[id].ipseca = span{first, out - first}
+				b.noteFiles(id, ix.lists[first:out])
+			}
+			sp := span{first, out - first}
+			if sp.n == 1 {
+				sp, out = span{ix.lists[first], 1}, first // held in the span (see list)
 			}
 			if kind == 0 {
-				b.noteFiles(id, ix.lists[first:out])
+				ix.names[id].keys = sp
+			} else {
+				ix.names[id].ipseca = sp
 			}
 			start = end
 		}
@@ -618,7 +636,7 @@ func (b *builder) addGateways(o *Options) {
 		}
 		// An address may be inside every prefix: all the gateway lines' records together
 		// must fit in one message, in the order of the lines.
-		keys := ix.list(ix.names[id].keys)
+		keys := ix.list(&ix.names[id].keys)
 		n, used := fitKeys(keys, gwRoom, func(key uint32) int { return ipseckeyWire(int(ix.keys[key].field.n), gwLen) })
 		if n < len(keys) {
 			ix.errors = append(ix.errors, keyfile.Refuse(keyfile.ReasonSize, "gateway %s %s: %d of the %d keys of %q left out: the records of all gateway lines fill the %d octets one DNS message holds with its signatures",
@@ -677,14 +695,21 @@ func (b *builder) fitWithGateways(id int, gw []*Record) {
 	for _, d := range gw {
 		room -= ipseckeyWire(len(d.Key), gatewayLen(d))
 	}
-	for _, key := range ix.list(nr.ipseca) {
+	for _, key := range ix.list(&nr.ipseca) {
 		room -= ipsecaWire(ix.keys[key].ipseca.of(ix.blob))
 	}
-	keys := ix.list(nr.keys)
+	keys := ix.list(&nr.keys)
 	n, _ := fitKeys(keys, room, b.wireSize(false))
 	if n < len(keys) {
 		ix.errors = append(ix.errors, b.trimmed(ix.name(id), n, len(keys), keys[n:]))
-		nr.keys.n = uint32(n)
+		switch n {
+		case 0:
+			nr.keys = span{}
+		case 1:
+			nr.keys = span{keys[0], 1}
+		default:
+			nr.keys.n = uint32(n)
+		}
 	}
 }
 
@@ -716,7 +741,7 @@ func (b *builder) count() {
 	for id := range ix.names {
 		nr := &ix.names[id]
 		hn := recordHash(nr.name.of(ix.blob))
-		for _, key := range ix.list(nr.keys) {
+		for _, key := range ix.list(&nr.keys) {
 			k := &ix.keys[key]
 			rdata = append(append(rdata[:0], ix.precedence, GatewayNone, k.alg), k.field.of(ix.blob)...)
 			sum += hn*31 ^ recordHash(rdata)
@@ -733,8 +758,15 @@ func (b *builder) count() {
 	ix.serial = ix.sum
 }
 
-// list returns the key ids of s.
-func (ix *Index) list(s span) []uint32 { return ix.lists[s.off : s.off+s.n] }
+// list returns the key ids of s, a name's span in names: a span of one key holds the key's
+// id in off itself, not in lists, which spares a lookup at a name of one key a read from
+// memory. The ids of a span of one are s's own memory: they are never written to.
+func (ix *Index) list(s *span) []uint32 {
+	if s.n == 1 {
+		return unsafe.Slice(&s.off, 1)
+	}
+	return ix.lists[s.off : s.off+s.n]
+}
 
 // ipsecaAt walks the IPSECA records at a name, each once: a record another key at the
 // name already gave is skipped.
@@ -746,7 +778,7 @@ type ipsecaAt struct {
 }
 
 func (ix *Index) ipsecaAt(nr *nameRec) ipsecaAt {
-	return ipsecaAt{ix: ix, keys: ix.list(nr.ipseca), i: -1}
+	return ipsecaAt{ix: ix, keys: ix.list(&nr.ipseca), i: -1}
 }
 
 // next returns the next record; ok is false at the end.

@@ -1,8 +1,14 @@
 package index
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	e2e "github.com/ipsecoe/ipsecoe/test"
@@ -163,6 +169,115 @@ func TestRecordHash(t *testing.T) {
 					t.Errorf("length %d: octet %d xor %#x leaves the hash as it was", n, i, d)
 				}
 			}
+		}
+	}
+}
+
+// ed25519Fields returns the key fields of a bundle of Ed25519 public keys, in order.
+func ed25519Fields(t *testing.T, bundle []byte) [][]byte {
+	t.Helper()
+	var fields [][]byte
+	for block, rest := pem.Decode(bundle); block != nil; block, rest = pem.Decode(rest) {
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields = append(fields, k.(ed25519.PublicKey))
+	}
+	return fields
+}
+
+// TestListsOfOne checks the key lists of names, those of one key held in the name's own
+// record and the longer ones in the index's lists, as built and as a gateway prefix
+// trims them.
+func TestListsOfOne(t *testing.T) {
+	per := ipseckeyWire(ed25519.PublicKeySize, 0)
+	perGW := ipseckeyWire(ed25519.PublicKeySize, len("gw.example.com.")+1)
+	for _, tc := range []struct {
+		keys, want int // the owner's keys in its file, and those that fit beside the prefix's
+	}{
+		{0, 0}, {1, 1}, {2, 2}, {3, 3}, {3, 2}, {3, 1}, {3, 0}, {2, 1},
+	} {
+		// The prefix's records leave room for want of the owner's keys, and no more.
+		gwKeys := 0
+		for room := maxRRsetWire; min(tc.keys, room/per) != tc.want; room -= perGW {
+			gwKeys++
+		}
+		dir := t.TempDir()
+		owner := e2e.Ed25519Bundle(t, tc.keys)
+		gw := e2e.Ed25519Bundle(t, max(1, gwKeys))
+		if tc.keys > 0 {
+			e2e.WriteFile(t, filepath.Join(dir, "10.1.2.3.pem"), owner)
+		}
+		e2e.WriteFile(t, filepath.Join(dir, "gw.example.com.pem"), gw)
+		// A key read first: the owner's key ids then differ from where its list is.
+		e2e.WriteFile(t, filepath.Join(dir, "0.example.com.pem"), e2e.Ed25519Bundle(t, 1))
+		o := &Options{Precedence: 10, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}, Ports: []uint16{500}}
+		if gwKeys > 0 {
+			o.Gateways = []Gateway{{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Target: "gw.example.com.", Precedence: 20}}
+		}
+		_, ix := loadDir(t, dir, o)
+		name := fmt.Sprintf("keys %d, kept %d", tc.keys, tc.want)
+		n, _ := ix.lookup("3.2.1.10.in-addr.arpa.")
+		var got [][]byte
+		for _, k := range n.keys() {
+			if k.GatewayType == GatewayNone {
+				got = append(got, k.Key)
+			}
+		}
+		if want := ed25519Fields(t, owner)[:tc.want]; !slices.EqualFunc(got, want, bytes.Equal) {
+			t.Errorf("%s: own keys %x, want %x", name, got, want)
+		}
+		if got := len(n.keys()) - len(got); got != gwKeys {
+			t.Errorf("%s: %d gateway records, want %d", name, got, gwKeys)
+		}
+		if got := len(ix.lookupIPSECAs("_500.3.2.1.10.in-addr.arpa.")); got != tc.keys {
+			t.Errorf("%s: %d IPSECA records, want %d", name, got, tc.keys)
+		}
+		if got := len(ix.lookupIPSECAs("_500.gw.example.com.")); got != max(1, gwKeys) {
+			t.Errorf("%s: %d IPSECA records at the gateway, want %d", name, got, max(1, gwKeys))
+		}
+		// Only lists of two or more keys take room in lists: the owner's IPSECKEY and
+		// IPSECA lists and the gateway's, as read; a trim leaves the room taken.
+		room := 0
+		for _, k := range []int{tc.keys, tc.keys, max(1, gwKeys), max(1, gwKeys)} {
+			if k > 1 {
+				room += k
+			}
+		}
+		if len(ix.lists) != room {
+			t.Errorf("%s: lists holds %d key ids, want %d", name, len(ix.lists), room)
+		}
+	}
+}
+
+// lookupIPSECAs returns the IPSECA rdata at name.
+func (ix *Index) lookupIPSECAs(name string) []keyfile.Association {
+	n, _ := ix.lookup(name)
+	return n.IPSECAs(nil)
+}
+
+// TestSlotOf checks that a slot gives back its name id, whatever the hash, and that its
+// hash half tells names apart only by their hashes' upper halves.
+func TestSlotOf(t *testing.T) {
+	for _, tc := range []struct {
+		h  uint64
+		id uint32
+	}{
+		{0, 0}, {1, 0}, {^uint64(0), 0}, {0xdeadbeef_00000000, 7}, {0x00000001_ffffffff, 1<<32 - 2}, {^uint64(0), 1<<32 - 2},
+	} {
+		v := slotOf(tc.h, tc.id)
+		if v == 0 {
+			t.Errorf("slotOf(%#x, %d) is 0, an empty slot", tc.h, tc.id)
+		}
+		if got := slotID(v); got != tc.id {
+			t.Errorf("slotOf(%#x, %d): id %d", tc.h, tc.id, got)
+		}
+		if !sameHash(v, tc.h) || !sameHash(v, tc.h^0xffffffff) {
+			t.Errorf("slotOf(%#x, %d): not the same hash as its own", tc.h, tc.id)
+		}
+		if sameHash(v, tc.h^1<<32) || sameHash(v, tc.h^1<<63) {
+			t.Errorf("slotOf(%#x, %d): the same hash as another upper half", tc.h, tc.id)
 		}
 	}
 }

@@ -39,16 +39,18 @@ func (n Node) hasIPSECA() bool {
 // holdsRecords reports whether n is a name with records of the plugin's own.
 func (n Node) holdsRecords() bool { return n.hasKeys() || n.hasIPSECA() }
 
-// find returns the id of lower-case name, or -1.
+// find returns the id of lower-case name, or -1. Only a slot whose hash matches name's
+// leads to the name's text: other names in the probe cost no read of theirs.
 func (ix *Index) find(name string) int32 {
 	mask := uint64(len(ix.slots) - 1)
-	for i := maphash.String(ix.seed, name) & mask; ; i = (i + 1) & mask {
+	h := maphash.String(ix.seed, name)
+	for i := h & mask; ; i = (i + 1) & mask {
 		v := ix.slots[i]
 		if v == 0 {
 			return -1
 		}
-		if string(ix.names[v-1].name.of(ix.blob)) == name {
-			return int32(v - 1)
+		if sameHash(v, h) && string(ix.names[slotID(v)].name.of(ix.blob)) == name {
+			return int32(slotID(v))
 		}
 	}
 }

@@ -60,7 +60,7 @@ func (d *Record) rdataKey() string {
 func (n Node) IPSECKEYs(recs []Record) []Record {
 	if r := n.rec(); r != nil {
 		ix := n.ix
-		for _, key := range ix.list(r.keys) {
+		for _, key := range ix.list(&r.keys) {
 			k := &ix.keys[key]
 			recs = append(recs, Record{Precedence: ix.precedence, Algorithm: k.alg, Key: k.field.of(ix.blob)})
 		}
