@@ -6,7 +6,7 @@
 # Everything is set from the environment:
 #
 #   BENCH_SIZES="1000 100000"  key counts (1000000 works: allow minutes for keys and zone)
-#   BENCH_ROUNDS=3             rounds; each round alternates whoami with every server
+#   BENCH_ROUNDS=3             rounds; each round alternates whoami with every server, and ends with whoami
 #   BENCH_SECONDS=10           seconds of dnsperf per query set
 #   BENCH_SERVERS="file file+dnssec template template+dnssec ipsecoe ipsecoe+dnssec"
 #   BENCH_RELOAD_SIZE=100000   size (one of BENCH_SIZES) that gets the reload-under-load test; 0: none
@@ -113,7 +113,8 @@ summarize() {
     }
     END {
       ns = split(sizes, S, " "); nsv = split(servers, SV, " ")
-      # whoami of each round: the median of that round runs (whoami runs before every server).
+      # whoami of each round: the median of that round runs (whoami runs before every server
+      # and after the last).
       for (i = 1; i <= ns; i++) for (r = 1; r <= rounds; r++) {
         k = 0; delete tmp
         for (w = 1; w <= nw[S[i], r]; w++) tmp[++k] = W[S[i], r, w]
@@ -682,6 +683,9 @@ for n in $SIZES; do
       run_server "$n" "$round" whoami
       run_server "$n" "$round" "$s"
     done
+    # And once more after the last: a host whose speed drifts during a round moves the
+    # ratios of the servers before and after the drift the same way.
+    run_server "$n" "$round" whoami
     if ((n == RELOAD_SIZE)) && [[ " $SERVERS " == *" ipsecoe "* ]]; then
       reload_test "$n" "$round"
     fi
