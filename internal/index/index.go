@@ -555,7 +555,9 @@ func (b *builder) addLists(pc *Pacer) {
 			start = end
 		}
 	}
-	ix.lists = ix.lists[:out:out]
+	// Made for every publication, lists keeps only those of names with more keys than one:
+	// a copy lets the rest go.
+	ix.lists = slices.Clone(ix.lists[:out])
 	b.pairs = nil
 }
 
