@@ -159,7 +159,9 @@ func (r *reader) parse(wk *worker, j int, out *parsed) {
 		out.from, out.err, out.warnings, out.kept = p, p.Err, p.Warnings, p.Kept
 		return
 	}
-	keys, err := keyfile.Parse(data)
+	// The keys live in the worker's scratch: packKeys copies what it keeps, before the
+	// worker's next file.
+	keys, err := keyfile.ParseWith(&wk.scratch, data)
 	if err == nil {
 		out.warnings, err = keyfile.AssignOwners(w.name(jb), keys)
 	}

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ipsecoe/ipsecoe/internal/keyfile"
 )
 
 // reader reads and parses the files a walk found and packs their keys, in path order, into
@@ -28,11 +30,12 @@ type reader struct {
 
 // worker is what one goroutine of a read reuses from file to file.
 type worker struct {
-	buf    []byte   // the file being read
-	cname  []byte   // its name as a C string
-	hint   int      // in the last read's index, the file after the last one found
-	packed []byte   // the batch's keys, packed
-	out    []parsed // the batch's files
+	buf     []byte          // the file being read
+	cname   []byte          // its name as a C string
+	scratch keyfile.Scratch // what its parse makes, until the next file's
+	hint    int             // in the last read's index, the file after the last one found
+	packed  []byte          // the batch's keys, packed
+	out     []parsed        // the batch's files
 }
 
 // readAhead is how many workers an unpaced read runs at least, whatever the CPUs: files

@@ -86,12 +86,19 @@ type Key struct {
 // Parse returns every public key in data, or an error that refuses the whole file.
 // It never derives anything from private key material. The keys may share data's memory:
 // data must stay as it is while they are in use.
-func Parse(data []byte) ([]*Key, error) {
+func Parse(data []byte) ([]*Key, error) { return ParseWith(nil, data) }
+
+// ParseWith is Parse, with what it makes for a PEM file kept in s, to be reused by its
+// next call (see Scratch); a nil s makes it Parse.
+func ParseWith(s *Scratch, data []byte) ([]*Key, error) {
+	if s != nil {
+		s.reset()
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, Refuse(ReasonParse, "empty file")
 	}
 	if isPEM(data) {
-		return parsePEM(data)
+		return parsePEM(s, data)
 	}
 	if isLibreswanText(data) {
 		return parseLibreswan(data)
@@ -105,24 +112,25 @@ func Parse(data []byte) ([]*Key, error) {
 
 func isPEM(data []byte) bool { return bytes.Contains(data, []byte("-----BEGIN ")) }
 
-func parsePEM(data []byte) ([]*Key, error) {
+func parsePEM(s *Scratch, data []byte) ([]*Key, error) {
 	// A private key anywhere refuses the file before any block is parsed, even one whose
 	// armor is damaged or preceded by other text (pem.Decode would skip over it).
 	if holdsPrivateKey(data) {
 		return nil, Refuse(ReasonPrivate, "holds a private key; refusing the whole file")
 	}
-	var keys []*Key
+	keys := s.keyList()
 	rest := data
 	for n := 1; ; n++ {
-		b, r, ok := nextPEM(rest)
+		b, r, ok := nextPEM(s, rest)
 		if rest = r; !ok {
 			break
 		}
-		k, err := parseBlock(b)
+		k, err := parseBlock(s, b)
 		if err != nil {
 			return nil, fmt.Errorf("PEM block %d (%s): %w", n, b.typ, err)
 		}
 		keys = append(keys, k)
+		s.keepList(keys)
 	}
 	if bytes.Contains(rest, []byte("-----BEGIN ")) {
 		return nil, Refuse(ReasonParse, "truncated or malformed PEM block %d", len(keys)+1)
@@ -148,12 +156,12 @@ func holdsPrivateKey(data []byte) bool {
 	}
 }
 
-func parseBlock(b block) (*Key, error) {
+func parseBlock(s *Scratch, b block) (*Key, error) {
 	switch b.typ {
 	case "CERTIFICATE", "X509 CERTIFICATE":
 		return fromCertificate(b.der)
 	case "PUBLIC KEY":
-		return fromSPKI(b.der)
+		return fromSPKI(s, b.der)
 	case "RSA PUBLIC KEY":
 		pub, err := x509.ParsePKCS1PublicKey(b.der)
 		if err != nil {
@@ -163,7 +171,7 @@ func parseBlock(b block) (*Key, error) {
 		if err != nil {
 			return nil, Refuse(ReasonParse, "re-encoding the RSA key: %v", err)
 		}
-		return fromPublic(pub, spki)
+		return fromPublic(s, pub, spki)
 	}
 	return nil, Refuse(ReasonParse, "unsupported PEM block type %q", b.typ)
 }
@@ -174,7 +182,7 @@ func parseDER(der []byte) (*Key, error) {
 	if _, err := x509.ParseCertificate(der); err == nil {
 		return fromCertificate(der)
 	}
-	if k, err := fromSPKI(der); err == nil || Reason(err) != ReasonParse {
+	if k, err := fromSPKI(nil, der); err == nil || Reason(err) != ReasonParse {
 		return k, err
 	}
 	if pub, err := x509.ParsePKCS1PublicKey(der); err == nil {
@@ -182,7 +190,7 @@ func parseDER(der []byte) (*Key, error) {
 		if err != nil {
 			return nil, Refuse(ReasonParse, "re-encoding the RSA key: %v", err)
 		}
-		return fromPublic(pub, spki)
+		return fromPublic(nil, pub, spki)
 	}
 	if isPrivateDER(der) {
 		return nil, Refuse(ReasonPrivate, "holds a private key (DER); refusing the whole file")
@@ -206,7 +214,7 @@ func fromCertificate(der []byte) (*Key, error) {
 	if err != nil {
 		return nil, Refuse(ReasonParse, "not an X.509 certificate: %v", err)
 	}
-	k, err := fromSPKI(cert.RawSubjectPublicKeyInfo)
+	k, err := fromSPKI(nil, cert.RawSubjectPublicKeyInfo)
 	if err != nil {
 		return nil, err
 	}
@@ -221,16 +229,19 @@ func fromCertificate(der []byte) (*Key, error) {
 }
 
 // fromSPKI parses a SubjectPublicKeyInfo; Ed448, which crypto/x509 lacks, is read here.
-func fromSPKI(spki []byte) (*Key, error) {
-	if field, bits, ok := rsaFromSPKI(spki); ok {
+// The Key, and an RSA key's field, come from s (see Scratch).
+func fromSPKI(s *Scratch, spki []byte) (*Key, error) {
+	if field, bits, ok := rsaFromSPKI(s, spki); ok {
 		if bits < minRSABits {
 			return nil, Refuse(ReasonWeak, "RSA key of %d bits, under %d", bits, minRSABits)
 		}
-		return &Key{Algorithm: AlgRSA, Kind: "rsa", Field: field, SPKI: spki}, nil
+		k := s.newKey()
+		k.Algorithm, k.Kind, k.Field, k.SPKI = AlgRSA, "rsa", field, spki
+		return k, nil
 	}
 	pub, err := x509.ParsePKIXPublicKey(spki)
 	if err == nil {
-		return fromPublic(pub, spki)
+		return fromPublic(s, pub, spki)
 	}
 	var info struct {
 		Algorithm pkix.AlgorithmIdentifier
@@ -252,8 +263,9 @@ func fromSPKI(spki []byte) (*Key, error) {
 }
 
 // fromPublic builds the IPSECKEY key field of pub.
-func fromPublic(pub any, spki []byte) (*Key, error) {
-	k := &Key{SPKI: spki}
+func fromPublic(s *Scratch, pub any, spki []byte) (*Key, error) {
+	k := s.newKey()
+	k.SPKI = spki
 	var field []byte
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:

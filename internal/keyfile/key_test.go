@@ -123,7 +123,7 @@ func TestDSAField(t *testing.T) {
 		{Parameters: dsa.Parameters{P: big2048, Q: q224, G: big.NewInt(2)}, Y: big.NewInt(5)},
 		{Parameters: dsa.Parameters{P: big2048, Q: q160, G: big.NewInt(2)}, Y: big.NewInt(5)},
 	} {
-		if _, err := fromPublic(pub, nil); Reason(err) != ReasonUnsupported {
+		if _, err := fromPublic(nil, pub, nil); Reason(err) != ReasonUnsupported {
 			t.Errorf("Test %d: DSA %d/%d: want unsupported, got %v", i, pub.P.BitLen(), pub.Q.BitLen(), err)
 		}
 	}

@@ -148,5 +148,5 @@ func fromField(alg uint8, f []byte) (*Key, error) {
 	if err != nil {
 		return nil, Refuse(ReasonParse, "%v", err)
 	}
-	return fromPublic(pub, spki)
+	return fromPublic(nil, pub, spki)
 }

@@ -22,8 +22,8 @@ const (
 // does; ok is false when there is none. A block written the usual way (armor at the
 // start, no headers, lines of base64) is decoded by quickPEM, at a fraction of
 // pem.Decode's cost; pem.Decode takes every other.
-func nextPEM(data []byte) (b block, rest []byte, ok bool) {
-	if b, rest, ok := quickPEM(data); ok {
+func nextPEM(s *Scratch, data []byte) (b block, rest []byte, ok bool) {
+	if b, rest, ok := quickPEM(s, data); ok {
 		return b, rest, true
 	}
 	p, rest := pem.Decode(data)
@@ -38,7 +38,7 @@ func nextPEM(data []byte) (b block, rest []byte, ok bool) {
 // the END line names the same type and ends the line. ok is false for anything else, which
 // pem.Decode then reads. A body that decodes holds no space, tab, colon or dash, so it has
 // no headers and no other BEGIN line, and pem.Decode would decode the same octets.
-func quickPEM(data []byte) (b block, rest []byte, ok bool) {
+func quickPEM(s *Scratch, data []byte) (b block, rest []byte, ok bool) {
 	if !bytes.HasPrefix(data, []byte(pemBegin)) {
 		return block{}, nil, false
 	}
@@ -61,7 +61,7 @@ func quickPEM(data []byte) (b block, rest []byte, ok bool) {
 	if len(last) != 0 || len(body) == 0 {
 		return block{}, nil, false
 	}
-	der := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
+	der := s.alloc(base64.StdEncoding.DecodedLen(len(body)))
 	n, err := decodeLines(der, body)
 	if err != nil {
 		return block{}, nil, false

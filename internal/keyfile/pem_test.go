@@ -50,7 +50,7 @@ var pemCases = []struct {
 // checkNextPEM fails t unless nextPEM returns for data what pem.Decode returns.
 func checkNextPEM(t *testing.T, data []byte) {
 	t.Helper()
-	got, gotRest, ok := nextPEM(data)
+	got, gotRest, ok := nextPEM(nil, data)
 	want, wantRest := pem.Decode(data)
 	if ok != (want != nil) {
 		t.Fatalf("nextPEM found a block: %v; pem.Decode: %v", ok, want != nil)
@@ -66,13 +66,13 @@ func checkNextPEM(t *testing.T, data []byte) {
 func TestNextPEM(t *testing.T) {
 	for _, tc := range pemCases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, _, ok := quickPEM([]byte(tc.text)); ok != tc.quick {
+			if _, _, ok := quickPEM(nil, []byte(tc.text)); ok != tc.quick {
 				t.Errorf("quickPEM took it: %v, want %v", ok, tc.quick)
 			}
 			for rest := []byte(tc.text); ; {
 				checkNextPEM(t, rest)
 				var ok bool
-				if _, rest, ok = nextPEM(rest); !ok {
+				if _, rest, ok = nextPEM(nil, rest); !ok {
 					break
 				}
 			}
@@ -89,7 +89,7 @@ func TestNextPEMVectors(t *testing.T) {
 			if crlf {
 				data = bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
 			}
-			if _, _, ok := quickPEM(data); !ok {
+			if _, _, ok := quickPEM(nil, data); !ok {
 				t.Errorf("%s (CRLF %v): quickPEM did not take it", name, crlf)
 			}
 			checkNextPEM(t, data)
@@ -114,7 +114,7 @@ func BenchmarkNextPEM(b *testing.B) {
 	data := e2e.Vector(b, "keys/rsa2048.pub.pem")
 	b.Run("nextPEM", func(b *testing.B) {
 		for b.Loop() {
-			nextPEM(data)
+			nextPEM(nil, data)
 		}
 	})
 	b.Run("pem.Decode", func(b *testing.B) {

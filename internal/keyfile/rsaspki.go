@@ -16,8 +16,8 @@ var oidRSA = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01}
 // rsaFromSPKI reads the common case of a key directory, an RSA SubjectPublicKeyInfo in
 // strict DER, straight into the RFC 3110 key field, without crypto/x509's big integers. It
 // accepts only what crypto/x509 accepts too, and gives the same field; anything else
-// (ok false) goes the general way, which decides and explains.
-func rsaFromSPKI(spki []byte) (field []byte, modBits int, ok bool) {
+// (ok false) goes the general way, which decides and explains. The field comes from s.
+func rsaFromSPKI(sc *Scratch, spki []byte) (field []byte, modBits int, ok bool) {
 	s := cryptobyte.String(spki)
 	var info, alg, oid, null, key cryptobyte.String
 	var bs asn1.BitString
@@ -39,10 +39,9 @@ func rsaFromSPKI(spki []byte) (field []byte, modBits int, ok bool) {
 	if !okN || !okE || len(e) > 4 {
 		return nil, 0, false
 	}
-	field = make([]byte, 0, 1+len(e)+len(n))
-	field = append(field, byte(len(e)))
-	field = append(field, e...)
-	field = append(field, n...)
+	field = sc.alloc(1 + len(e) + len(n))
+	field[0] = byte(len(e))
+	copy(field[1+copy(field[1:], e):], n)
 	return field, 8*(len(n)-1) + bits.Len8(n[0]), true
 }
 
