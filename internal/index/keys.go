@@ -179,7 +179,7 @@ func (r *reader) parse(wk *worker, j int, out *parsed) {
 	}
 	start := len(wk.packed)
 	var warnings []error
-	wk.packed, warnings = packKeys(wk.packed, keys, r.opts)
+	wk.packed, warnings = packKeys(wk.packed, keys, r.opts, &wk.scratch)
 	out.packed = span{uint32(start), uint32(len(wk.packed) - start)}
 	out.warnings = append(out.warnings, warnings...)
 }
@@ -222,10 +222,11 @@ func (r *reader) keep(out *parsed) {
 // packs it (four-octet length), owners (four-octet length; each a two-octet port and the
 // name with a length octet). Every length is checked against its field; an IPSECA record
 // too large for a DNS message is left out, with a warning.
-func packKeys(b []byte, keys []*keyfile.Key, o *Options) ([]byte, []error) {
+// The IPSECA rdata are made in s (see keyfile.Scratch).
+func packKeys(b []byte, keys []*keyfile.Key, o *Options, s *keyfile.Scratch) ([]byte, []error) {
 	var warnings []error
 	for i, k := range keys {
-		recs, left := fitIPSECA(k.Associations(o.DANE))
+		recs, left := fitIPSECA(k.AssociationsWith(s, o.DANE))
 		for _, d := range left {
 			warnings = append(warnings, keyfile.Refuse(keyfile.ReasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; the key's IPSECA records must fit in %d octets",
 				i+1, d.Usage, d.Selector, d.Matching, len(d.Data), maxRRsetWire))

@@ -15,19 +15,24 @@ type Association struct {
 }
 
 // Associations returns k's IPSECA rdata for lines; a bare key has none for selector 0.
-func (k *Key) Associations(lines []DANE) []Association {
-	var out []Association
+func (k *Key) Associations(lines []DANE) []Association { return k.AssociationsWith(nil, lines) }
+
+// AssociationsWith is Associations, with the list and its digests made in s: they are good
+// until the next call with s, or the next ParseWith.
+func (k *Key) AssociationsWith(s *Scratch, lines []DANE) []Association {
+	out := s.assocList()
 	for _, l := range lines {
-		if d, ok := associate(k, l); ok {
+		if d, ok := associate(s, k, l); ok {
 			out = append(out, d)
 		}
 	}
+	s.keepAssocs(out)
 	return out
 }
 
 // associate computes the IPSECA rdata of k for one dane line; false when a bare key is
 // asked for selector 0 (it has no certificate).
-func associate(k *Key, l DANE) (Association, bool) {
+func associate(s *Scratch, k *Key, l DANE) (Association, bool) {
 	var data []byte
 	switch l.Selector {
 	case 0:
@@ -40,11 +45,13 @@ func associate(k *Key, l DANE) (Association, bool) {
 	}
 	switch l.Matching {
 	case 1:
-		s := sha256.Sum256(data)
-		data = s[:]
+		sum := sha256.Sum256(data)
+		data = s.alloc(len(sum))
+		copy(data, sum[:])
 	case 2:
-		s := sha512.Sum512(data)
-		data = s[:]
+		sum := sha512.Sum512(data)
+		data = s.alloc(len(sum))
+		copy(data, sum[:])
 	}
 	return Association{Usage: l.Usage, Selector: l.Selector, Matching: l.Matching, Data: data}, true
 }

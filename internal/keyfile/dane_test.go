@@ -16,7 +16,7 @@ func TestDANECombinations(t *testing.T) {
 	for u := uint8(0); u <= 3; u++ {
 		for s := uint8(0); s <= 1; s++ {
 			for m := uint8(0); m <= 2; m++ {
-				d, ok := associate(cert, DANE{Usage: u, Selector: s, Matching: m})
+				d, ok := associate(nil, cert, DANE{Usage: u, Selector: s, Matching: m})
 				if !ok || d.Usage != u || d.Selector != s || d.Matching != m {
 					t.Fatalf("%d %d %d: %v", u, s, m, d)
 				}
@@ -30,7 +30,7 @@ func TestDANECombinations(t *testing.T) {
 				if len(d.Data) != want {
 					t.Errorf("%d %d %d: %d bytes of data, want %d", u, s, m, len(d.Data), want)
 				}
-				if b, ok := associate(bare, DANE{Usage: u, Selector: s, Matching: m}); ok == (s == 0) {
+				if b, ok := associate(nil, bare, DANE{Usage: u, Selector: s, Matching: m}); ok == (s == 0) {
 					t.Errorf("%d %d %d: bare key gave %v", u, s, m, b)
 				}
 			}

@@ -1,18 +1,20 @@
 package keyfile
 
-// Scratch is memory ParseWith reuses from one file to the next. A reader of many files
-// keeps one per goroutine: a PEM file of keys then costs no allocation for its decoded
-// bodies, its RSA key fields, its Keys or their list. What ParseWith returns lives in s,
-// and is good only until the next call with s.
+// Scratch is memory ParseWith and Key.AssociationsWith reuse from one file to the next. A
+// reader of many files keeps one per goroutine: a PEM file of keys then costs no
+// allocation for its decoded bodies, its RSA key fields, its Keys or their list, or its
+// IPSECA rdata. What they return lives in s, and is good only until the next ParseWith
+// with s.
 type Scratch struct {
 	bytes []byte // the file's decoded bodies and key fields
-	keys  []Key
-	list  []*Key
+	keys   []Key
+	list   []*Key
+	assocs []Association
 }
 
 // reset makes everything s handed out free to be handed out again.
 func (s *Scratch) reset() {
-	s.bytes, s.keys, s.list = s.bytes[:0], s.keys[:0], s.list[:0]
+	s.bytes, s.keys, s.list, s.assocs = s.bytes[:0], s.keys[:0], s.list[:0], s.assocs[:0]
 }
 
 // alloc returns n octets: from s, or newly made when s is nil. When s has no room it
@@ -56,5 +58,20 @@ func (s *Scratch) keyList() []*Key {
 func (s *Scratch) keepList(keys []*Key) {
 	if s != nil {
 		s.list = keys[:0]
+	}
+}
+
+// assocList returns an empty list of IPSECA rdata: s's, or nil when s is nil.
+func (s *Scratch) assocList() []Association {
+	if s == nil {
+		return nil
+	}
+	return s.assocs[:0]
+}
+
+// keepAssocs keeps the room of a, a list assocList returned, for the next key.
+func (s *Scratch) keepAssocs(a []Association) {
+	if s != nil {
+		s.assocs = a[:0]
 	}
 }

@@ -65,6 +65,12 @@ func TestParseWith(t *testing.T) {
 		input{"an RSA PUBLIC KEY block", "10.0.0.5.pem", pkcs1},
 		input{"empty", "10.0.0.6.pem", nil},
 	)
+	var lines []DANE
+	for _, sel := range []uint8{0, 1} {
+		for _, m := range []uint8{0, 1, 2} {
+			lines = append(lines, DANE{Usage: 3, Selector: sel, Matching: m})
+		}
+	}
 	var s Scratch
 	check := func(in input) {
 		t.Helper()
@@ -83,6 +89,15 @@ func TestParseWith(t *testing.T) {
 		}
 		if d := sameKeys(got, want); d != "" {
 			t.Errorf("%s: %s", in.name, d)
+			return
+		}
+		for i := range got {
+			g, w := got[i].AssociationsWith(&s, lines), want[i].Associations(lines)
+			if !slices.EqualFunc(g, w, func(a, b Association) bool {
+				return a.Usage == b.Usage && a.Selector == b.Selector && a.Matching == b.Matching && bytes.Equal(a.Data, b.Data)
+			}) {
+				t.Errorf("%s: key %d: IPSECA %x, want %x", in.name, i, g, w)
+			}
 		}
 	}
 	for _, in := range inputs {
@@ -94,18 +109,19 @@ func TestParseWith(t *testing.T) {
 }
 
 // TestParseWithAllocs checks that a PEM file of one RSA key, parsed with a Scratch that
-// has parsed one before, allocates nothing.
+// has parsed one before, and its IPSECA rdata allocate nothing.
 func TestParseWithAllocs(t *testing.T) {
 	data := e2e.Vector(t, "keys/rsa2048.pub.pem")
+	lines := []DANE{{Usage: 3, Selector: 1, Matching: 1}, {Usage: 3, Selector: 1, Matching: 2}}
 	var s Scratch
-	if _, err := ParseWith(&s, data); err != nil {
-		t.Fatal(err)
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := ParseWith(&s, data); err != nil {
+	parse := func() {
+		keys, err := ParseWith(&s, data)
+		if err != nil || len(keys[0].AssociationsWith(&s, lines)) != 2 {
 			t.Fatal(err)
 		}
-	})
+	}
+	parse()
+	allocs := testing.AllocsPerRun(100, parse)
 	if allocs != 0 {
 		t.Errorf("%.1f allocations a file, want 0", allocs)
 	}
