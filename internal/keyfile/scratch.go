@@ -6,7 +6,7 @@ package keyfile
 // IPSECA rdata. What they return lives in s, and is good only until the next ParseWith
 // with s.
 type Scratch struct {
-	bytes []byte // the file's decoded bodies and key fields
+	bytes  []byte // the file's decoded bodies and key fields
 	keys   []Key
 	list   []*Key
 	assocs []Association
