@@ -71,11 +71,11 @@ func keyB64(t testing.TB, file string) string {
 // ipsecaText is the IPSECA rdata the vector key or certificate file gives for 3 1 1.
 func ipsecaText(t testing.TB, file string) string {
 	t.Helper()
-	keys, err := keyfile.Parse(e2e.Vector(t, file))
+	keys, err := keyfile.Parse(nil, e2e.Vector(t, file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := keys[0].Associations([]keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}})[0]
+	a := keys[0].Associations(nil, []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}})[0]
 	return (&IPSECA{Usage: a.Usage, Selector: a.Selector, MatchingType: a.Matching, Data: a.Data}).String()
 }
 

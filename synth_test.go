@@ -82,7 +82,7 @@ func TestVectorsIPSECKEY(t *testing.T) {
 			continue
 		}
 		for _, file := range []string{v.KeyFile, v.KeyFileDER} {
-			keys, err := keyfile.Parse(e2e.Vector(t, file))
+			keys, err := keyfile.Parse(nil, e2e.Vector(t, file))
 			if err != nil || len(keys) != 1 {
 				t.Fatalf("%s %s: %d keys, %v", v.ID, file, len(keys), err)
 			}
@@ -116,11 +116,11 @@ func TestVectorsIPSECA(t *testing.T) {
 		if v.RRType != "IPSECA" {
 			continue
 		}
-		keys, err := keyfile.Parse(e2e.Vector(t, v.CertFile))
+		keys, err := keyfile.Parse(nil, e2e.Vector(t, v.CertFile))
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("%s: %d keys, %v", v.ID, len(keys), err)
 		}
-		d := keys[0].Associations([]keyfile.DANE{{Usage: v.Usage, Selector: v.Selector, Matching: v.Matching}})
+		d := keys[0].Associations(nil, []keyfile.DANE{{Usage: v.Usage, Selector: v.Selector, Matching: v.Matching}})
 		if len(d) != 1 {
 			t.Fatalf("%s: %d associations", v.ID, len(d))
 		}

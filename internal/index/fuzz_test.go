@@ -24,7 +24,7 @@ func FuzzIndexFile(f *testing.F) {
 	f.Add(e2e.Ed25519Bundle(f, 1400))
 	o := &Options{Precedence: 10, Ports: []uint16{500}, DANE: []keyfile.DANE{{Usage: 3, Selector: 0, Matching: 0}, {Usage: 3, Selector: 1, Matching: 1}}}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		keys, err := keyfile.Parse(data)
+		keys, err := keyfile.Parse(nil, data)
 		if err == nil {
 			_, err = keyfile.AssignOwners("fuzz.example.com.pem", keys)
 		}
@@ -56,7 +56,7 @@ func FuzzIndexFile(f *testing.F) {
 			}
 			// The IPSECA records packed are those of the dane lines that fit, each whole.
 			want := map[string]bool{}
-			for _, a := range k.Associations(o.DANE) {
+			for _, a := range k.Associations(nil, o.DANE) {
 				want[string([]byte{a.Usage, a.Selector, a.Matching})+string(a.Data)] = true
 			}
 			it := ipsecaIter{kr.ipseca.of(ix.blob)}

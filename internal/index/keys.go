@@ -161,7 +161,7 @@ func (r *reader) parse(wk *worker, j int, out *parsed) {
 	}
 	// The keys live in the worker's scratch: packKeys copies what it keeps, before the
 	// worker's next file.
-	keys, err := keyfile.ParseWith(&wk.scratch, data)
+	keys, err := keyfile.Parse(&wk.scratch, data)
 	if err == nil {
 		out.warnings, err = keyfile.AssignOwners(w.name(jb), keys)
 	}
@@ -226,7 +226,7 @@ func (r *reader) keep(out *parsed) {
 func packKeys(b []byte, keys []*keyfile.Key, o *Options, s *keyfile.Scratch) ([]byte, []error) {
 	var warnings []error
 	for i, k := range keys {
-		recs, left := fitIPSECA(k.AssociationsWith(s, o.DANE))
+		recs, left := fitIPSECA(k.Associations(s, o.DANE))
 		for _, d := range left {
 			warnings = append(warnings, keyfile.Refuse(keyfile.ReasonSize, "key %d: IPSECA %d %d %d left out: %d octets of association data; the key's IPSECA records must fit in %d octets",
 				i+1, d.Usage, d.Selector, d.Matching, len(d.Data), maxRRsetWire))

@@ -15,11 +15,9 @@ type Association struct {
 }
 
 // Associations returns k's IPSECA rdata for lines; a bare key has none for selector 0.
-func (k *Key) Associations(lines []DANE) []Association { return k.AssociationsWith(nil, lines) }
-
-// AssociationsWith is Associations, with the list and its digests made in s: they are good
-// until the next call with s, or the next ParseWith.
-func (k *Key) AssociationsWith(s *Scratch, lines []DANE) []Association {
+// With a non-nil s, the list and its digests are made in s: they are good only until the
+// next Associations or Parse with s.
+func (k *Key) Associations(s *Scratch, lines []DANE) []Association {
 	out := s.assocList()
 	for _, l := range lines {
 		if d, ok := associate(s, k, l); ok {

@@ -7,7 +7,7 @@ import (
 )
 
 func TestDANECombinations(t *testing.T) {
-	keys, err := Parse(e2e.Vector(t, "certs/ns1-ecp256.crt"))
+	keys, err := Parse(nil, e2e.Vector(t, "certs/ns1-ecp256.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}

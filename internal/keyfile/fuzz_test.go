@@ -95,7 +95,7 @@ func FuzzParseKeyFile(f *testing.F) {
 		f.Add(b.Bytes)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		keys, err := Parse(data)
+		keys, err := Parse(nil, data)
 		private := fzPrivateArmor(data)
 		if err != nil {
 			if keys != nil {

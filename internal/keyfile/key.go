@@ -85,12 +85,9 @@ type Key struct {
 
 // Parse returns every public key in data, or an error that refuses the whole file.
 // It never derives anything from private key material. The keys may share data's memory:
-// data must stay as it is while they are in use.
-func Parse(data []byte) ([]*Key, error) { return ParseWith(nil, data) }
-
-// ParseWith is Parse, with what it makes for a PEM file kept in s, to be reused by its
-// next call (see Scratch); a nil s makes it Parse.
-func ParseWith(s *Scratch, data []byte) ([]*Key, error) {
+// data must stay as it is while they are in use. With a non-nil s, what it makes for a PEM
+// file is made in s, and is good only until the next Parse with s (see Scratch).
+func Parse(s *Scratch, data []byte) ([]*Key, error) {
 	if s != nil {
 		s.reset()
 	}

@@ -56,7 +56,7 @@ func TestKeyFieldMatchesDNSKEY(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Test %d: %v", i, err)
 		}
-		keys, err := Parse(spkiPEM(t, priv.(crypto.Signer).Public()))
+		keys, err := Parse(nil, spkiPEM(t, priv.(crypto.Signer).Public()))
 		if err != nil {
 			t.Fatalf("Test %d: %v", i, err)
 		}
@@ -95,7 +95,7 @@ func TestRSAExponentForms(t *testing.T) {
 }
 
 func TestDSAField(t *testing.T) {
-	keys, err := Parse(e2e.Testdata(t, "keys/dsa1024.pub.pem"))
+	keys, err := Parse(nil, e2e.Testdata(t, "keys/dsa1024.pub.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestDSAField(t *testing.T) {
 
 func TestEd448(t *testing.T) {
 	data := e2e.Testdata(t, "keys/ed448.pub.pem")
-	keys, err := Parse(data)
+	keys, err := Parse(nil, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestRefusals(t *testing.T) {
 		{"good then truncated", append(append([]byte{}, goodPub...), valid...), ReasonParse},
 	}
 	for _, tc := range tests {
-		keys, err := Parse(tc.data)
+		keys, err := Parse(nil, tc.data)
 		if err == nil {
 			t.Errorf("%s: accepted %d keys, want refusal", tc.name, len(keys))
 			continue
@@ -228,7 +228,7 @@ func TestAcceptedForms(t *testing.T) {
 		{"text around blocks", append([]byte("subject=CN = ns1.example.com\n"), cert...), []uint8{AlgECDSA}, 1},
 	}
 	for _, tc := range tests {
-		keys, err := Parse(tc.data)
+		keys, err := Parse(nil, tc.data)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -251,8 +251,8 @@ func TestAcceptedForms(t *testing.T) {
 		}
 	}
 	// PKCS#1 and SPKI forms of one key give one field and one SPKI.
-	a, _ := Parse(pemBlock("PUBLIC KEY", spki))
-	b, _ := Parse(pemBlock("RSA PUBLIC KEY", pkcs1))
+	a, _ := Parse(nil, pemBlock("PUBLIC KEY", spki))
+	b, _ := Parse(nil, pemBlock("RSA PUBLIC KEY", pkcs1))
 	if !bytes.Equal(a[0].Field, b[0].Field) || !bytes.Equal(a[0].SPKI, b[0].SPKI) {
 		t.Error("PKCS#1 and SPKI forms of one key differ")
 	}

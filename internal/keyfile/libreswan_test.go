@@ -23,7 +23,7 @@ func TestShowhostkeyForms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pemKeys, err := Parse(e2e.Testdata(t, filepath.Join("showhostkey", alg+".pem")))
+		pemKeys, err := Parse(nil, e2e.Testdata(t, filepath.Join("showhostkey", alg+".pem")))
 		if err != nil {
 			t.Fatalf("%s.pem: %v", alg, err)
 		}
@@ -32,7 +32,7 @@ func TestShowhostkeyForms(t *testing.T) {
 			if data == nil {
 				continue
 			}
-			keys, err := Parse(data)
+			keys, err := Parse(nil, data)
 			if err != nil {
 				t.Errorf("%s.%s: %v", alg, form, err)
 				continue
@@ -64,7 +64,7 @@ func TestShowhostkeyRefusals(t *testing.T) {
 		"host. IN IPSECKEY 10 0 3 . AAAA\n",
 		"leftrsasigkey=0sAwEAAc\nsomething else\n",
 	} {
-		if keys, err := Parse([]byte(text)); err == nil {
+		if keys, err := Parse(nil, []byte(text)); err == nil {
 			t.Errorf("Test %d: %q accepted: %d keys", i, text, len(keys))
 		}
 	}

@@ -1,10 +1,9 @@
 package keyfile
 
-// Scratch is memory ParseWith and Key.AssociationsWith reuse from one file to the next. A
-// reader of many files keeps one per goroutine: a PEM file of keys then costs no
-// allocation for its decoded bodies, its RSA key fields, its Keys or their list, or its
-// IPSECA rdata. What they return lives in s, and is good only until the next ParseWith
-// with s.
+// Scratch is memory Parse and Key.Associations reuse from one file to the next. A reader
+// of many files keeps one per goroutine: a PEM file of keys then costs no allocation for
+// its decoded bodies, its RSA key fields, its Keys or their list, or its IPSECA rdata. What
+// they return lives in s, and is good only until the next Parse with s.
 type Scratch struct {
 	bytes  []byte // the file's decoded bodies and key fields
 	keys   []Key

@@ -31,10 +31,10 @@ func sameKeys(got, want []*Key) string {
 	return ""
 }
 
-// TestParseWith parses files of every form in turn with one Scratch, forwards and then
+// TestParseScratch parses files of every form in turn with one Scratch, forwards and then
 // backwards, and checks each against Parse: nothing of one file shows in the next, and
 // the owners a key is given land in its own room.
-func TestParseWith(t *testing.T) {
+func TestParseScratch(t *testing.T) {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +74,8 @@ func TestParseWith(t *testing.T) {
 	var s Scratch
 	check := func(in input) {
 		t.Helper()
-		want, wantErr := Parse(in.data)
-		got, gotErr := ParseWith(&s, in.data)
+		want, wantErr := Parse(nil, in.data)
+		got, gotErr := Parse(&s, in.data)
 		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 			t.Fatalf("%s: error %v, want %v", in.name, gotErr, wantErr)
 		}
@@ -92,7 +92,7 @@ func TestParseWith(t *testing.T) {
 			return
 		}
 		for i := range got {
-			g, w := got[i].AssociationsWith(&s, lines), want[i].Associations(lines)
+			g, w := got[i].Associations(&s, lines), want[i].Associations(nil, lines)
 			if !slices.EqualFunc(g, w, func(a, b Association) bool {
 				return a.Usage == b.Usage && a.Selector == b.Selector && a.Matching == b.Matching && bytes.Equal(a.Data, b.Data)
 			}) {
@@ -108,15 +108,15 @@ func TestParseWith(t *testing.T) {
 	}
 }
 
-// TestParseWithAllocs checks that a PEM file of one RSA key, parsed with a Scratch that
+// TestParseScratchAllocs checks that a PEM file of one RSA key, parsed with a Scratch that
 // has parsed one before, and its IPSECA rdata allocate nothing.
-func TestParseWithAllocs(t *testing.T) {
+func TestParseScratchAllocs(t *testing.T) {
 	data := e2e.Vector(t, "keys/rsa2048.pub.pem")
 	lines := []DANE{{Usage: 3, Selector: 1, Matching: 1}, {Usage: 3, Selector: 1, Matching: 2}}
 	var s Scratch
 	parse := func() {
-		keys, err := ParseWith(&s, data)
-		if err != nil || len(keys[0].AssociationsWith(&s, lines)) != 2 {
+		keys, err := Parse(&s, data)
+		if err != nil || len(keys[0].Associations(&s, lines)) != 2 {
 			t.Fatal(err)
 		}
 	}
