@@ -83,6 +83,8 @@ summarize() {
     function known(x) { return x != "-" && x != "" }
     function fmt(f, x) { return known(x) ? sprintf(f, x) : "-" }
     function verdict(ok) { return ok ? "met" : "NOT met" }
+    # at1m is the verdict on a memory or first-load target, which is set at 1M keys only.
+    function at1m(n, ok) { return n >= 1000000 ? verdict(ok) : ok ? "met (set at 1M)" : "above it (set at 1M only)" }
     # ratio N SERVER SET TARGET prints a same-run ratio to whoami against its target.
     function ratio(n, s, q, want) {
       if (!((n, s, q) in RATIO)) return
@@ -181,8 +183,8 @@ summarize() {
       }
       printf "(peak/settled target: <= 1.3; \"-\": not measured, in results made before the first-load columns)\n"
 
-      printf "\ntargets (QPS: ratio to whoami in the same round, median over rounds; the QPS targets are set at 1k\n"
-      printf "and 1M keys, memory and the first load at 1M; other sizes are shown for the trend):\n"
+      printf "\ntargets (QPS: ratio to whoami in the same round, median over rounds; the QPS targets are set at 1k,\n"
+      printf "100k and 1M keys, memory and the first load at 1M; other sizes are shown for the trend):\n"
       for (i = 1; i <= ns; i++) {
         n = S[i]
         split("hot random gw6 ipseca nodata nxdomain", T, " ")
@@ -202,18 +204,18 @@ summarize() {
         }
         if ((n, "ipsecoe", "random") in RSSM) {
           x = RSSM[n, "ipsecoe", "random"] / n; y = (RSSM[n, "ipsecoe", "random"] - RSSM[n, "whoami", "whoami"]) / n
-          printf "  %-8s ipsecoe RSS per key after the random set %6.2f KiB (%.2f KiB above whoami)  (<= 0.5)  %s\n", n, x, y, verdict(x <= 0.5)
+          printf "  %-8s ipsecoe RSS per key after the random set %6.2f KiB (%.2f KiB above whoami)  (<= 0.5)  %s\n", n, x, y, at1m(n, x <= 0.5)
         }
         if ((n, "ipsecoe", "random") in RSSM && (n, "ipsecoe+dnssec", "random") in RSSM) {
           x = (RSSM[n, "ipsecoe+dnssec", "random"] - RSSM[n, "ipsecoe", "random"]) / n
-          printf "  %-8s kept signatures per key: (ipsecoe+dnssec - ipsecoe) RSS after the random set %6.3f KiB  (<= 0.25)  %s%s\n", n, x, verdict(x <= 0.25),
+          printf "  %-8s kept signatures per key: (ipsecoe+dnssec - ipsecoe) RSS after the random set %6.3f KiB  (<= 0.25)  %s%s\n", n, x, at1m(n, x <= 0.25),
             (warmup == "0" ? "  [BENCH_WARMUP=0: owners the run did not ask hold no signature]" : warmup == "?" ? "  [warm-up not recorded]" : "")
         }
         for (j = 1; j <= nsv; j++) {
           s = SV[j]
           if (s !~ /^ipsecoe/ || !((n, s) in LOADM)) continue
-          printf "  %-8s %-14s first load peak/settled %15s  (<= 1.3)  %s\n", n, s, fmt("%.2f", PR[n, s]), (known(PR[n, s]) ? verdict(PR[n, s] <= 1.3) : "not measured")
-          printf "  %-8s %-14s index build %24.3f s  (< 10 s)  %s\n", n, s, LOADM[n, s], verdict(LOADM[n, s] < 10)
+          printf "  %-8s %-14s first load peak/settled %15s  (<= 1.3)  %s\n", n, s, fmt("%.2f", PR[n, s]), (known(PR[n, s]) ? at1m(n, PR[n, s] <= 1.3) : "not measured")
+          printf "  %-8s %-14s index build %24.3f s  (< 10 s)  %s\n", n, s, LOADM[n, s], at1m(n, LOADM[n, s] < 10)
         }
       }
     }' "$RESULTS"
