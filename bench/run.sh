@@ -17,6 +17,9 @@
 #   BENCH_CACHE_CAPACITY=auto  dnssec cache_capacity of file+dnssec and template+dnssec: auto is max(10000, 2 x keys)
 #   BENCH_IPSECOE_RELOAD=      ipsecoe "reload" value; empty: the plugin's default (5s)
 #   BENCH_SETS=                query sets to run (hot random gw6 ipseca nodata nxdomain); empty: all
+#   BENCH_BESIDE=0             1: every server also runs whoami on BENCH_PORT+1, measured before its first
+#                              query set and after each; each set is also given as a ratio to the mean of
+#                              the two whoami runs around it, seconds apart in the same process
 #   BENCH_WARMUP=1             one unmeasured pass over each query set before it is measured; 0: none
 #   BENCH_WORK=bench/.work     binaries, keys, zone files, query files, logs and results
 #   BENCH_READY_TIMEOUT=900    seconds a server may take to answer after it starts
@@ -41,6 +44,7 @@ CACHE_CAPACITY=${BENCH_CACHE_CAPACITY:-auto}
 IPSECOE_RELOAD=${BENCH_IPSECOE_RELOAD:-}
 WARMUP=${BENCH_WARMUP:-1}
 SETS=${BENCH_SETS:-}
+BESIDE=${BENCH_BESIDE:-0}
 WORK=${BENCH_WORK:-$ROOT/bench/.work}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-900}
 # Seconds ipsecoe is left alone after its first load before its settled memory is read.
@@ -51,7 +55,7 @@ die() {
   exit 1
 }
 
-for v in ROUNDS DURATION RELOAD_SIZE RELOAD_SECONDS CLIENTS OUTSTANDING SERVER_CPU CLIENT_CPU PORT WARMUP READY_TIMEOUT; do
+for v in ROUNDS DURATION RELOAD_SIZE RELOAD_SECONDS CLIENTS OUTSTANDING SERVER_CPU CLIENT_CPU PORT WARMUP READY_TIMEOUT BESIDE; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 for n in $SIZES; do
@@ -112,6 +116,19 @@ summarize() {
       }
       READY[n, s, ++nready[n, s]] = $19
       if (s == "whoami") { w = ++nw[n, r]; W[n, r, w] = $5 }
+      # BENCH_BESIDE=1: each set of a server start between two runs of its own whoami (rows in
+      # the order they ran) is also taken against the mean of those two.
+      sk = n SUBSEP r SUBSEP s
+      if (q == "beside") {
+        for (x = 1; x <= npend[sk]; x++) {
+          base = (sk in LASTB) ? (LASTB[sk] + $5) / 2 : $5
+          pk = n SUBSEP s SUBSEP PEND[sk, x]
+          if (base > 0) PB[pk, ++npb[pk]] = PQ[sk, x] / base
+        }
+        npend[sk] = 0; LASTB[sk] = $5
+      } else if (s != "whoami") {
+        PEND[sk, ++npend[sk]] = q; PQ[sk, npend[sk]] = $5
+      }
     }
     END {
       ns = split(sizes, S, " "); nsv = split(servers, SV, " ")
@@ -182,6 +199,21 @@ summarize() {
           fmt("%.2f", PR[n, s]), verdict(LOADM[n, s] < 10)
       }
       printf "(peak/settled target: <= 1.3; \"-\": not measured, in results made before the first-load columns)\n"
+
+      for (i = 1; i <= ns; i++) for (j = 1; j <= nsv; j++) for (l = 1; l <= 6; l++) {
+        split("hot random gw6 ipseca nodata nxdomain", T, " ")
+        pk = S[i] SUBSEP SV[j] SUBSEP T[l]
+        if (!npb[pk]) continue
+        if (!besidehead++) {
+          printf "\nagainst whoami beside (BENCH_BESIDE=1): QPS / the mean of the two runs of the server'"'"'s own whoami\n"
+          printf "just before and after the set, median over rounds; the targets are those below:\n"
+        }
+        delete tmp; for (x = 1; x <= npb[pk]; x++) tmp[x] = PB[pk, x]
+        x = median(tmp, npb[pk])
+        want = (SV[j] == "ipsecoe+dnssec" ? (T[l] == "gw6" ? 0.5 : T[l] == "nodata" || T[l] == "nxdomain" ? 0.3 : 0.9) : SV[j] == "ipsecoe" ? 0.9 : 0)
+        printf "  %-8s %-14s %-9s / %-15s %6.3f  %s  %s\n", S[i], SV[j], T[l], "whoami beside", x,
+          (want ? sprintf("(>= %.1f)", want) : "        "), (want ? verdict(x >= want) : "")
+      }
 
       printf "\ntargets (QPS: ratio to whoami in the same round, median over rounds; the QPS targets are set at 1k,\n"
       printf "100k and 1M keys, memory and the first load at 1M; other sizes are shown for the trend):\n"
@@ -340,6 +372,13 @@ prepare() {
   [[ $cap != auto ]] || cap=$((2 * n > 10000 ? 2 * n : 10000))
   local head=".:$PORT {
     bind 127.0.0.1"
+  # With BENCH_BESIDE=1 every server but whoami carries a whoami of its own on the next port:
+  # the same process, core and heap answer the baseline seconds before and after each set.
+  local beside=""
+  ((!BESIDE)) || beside=".:$((PORT + 1)) {
+    bind 127.0.0.1
+    whoami
+}"
   local dnssec="    dnssec 10.in-addr.arpa {
         key file $ZKEY
         cache_capacity $cap
@@ -359,17 +398,17 @@ prepare() {
         ipseca 500$reload
     }"
   printf '%s\n    whoami\n}\n' "$head" >"$d/Corefile.whoami"
-  printf '%s\n%s\n}\n' "$head" "$file" >"$d/Corefile.file"
-  printf '%s\n%s\n%s\n}\n' "$head" "$dnssec" "$file" >"$d/Corefile.file+dnssec"
-  printf '%s\n%s\n}\n' "$head" "$template" >"$d/Corefile.template"
-  printf '%s\n%s\n%s\n}\n' "$head" "$dnssec" "$template" >"$d/Corefile.template+dnssec"
-  printf '%s\n%s\n}\n' "$head" "$ipsecoe" >"$d/Corefile.ipsecoe"
+  printf '%s\n%s\n}\n%s\n' "$head" "$file" "$beside" >"$d/Corefile.file"
+  printf '%s\n%s\n%s\n}\n%s\n' "$head" "$dnssec" "$file" "$beside" >"$d/Corefile.file+dnssec"
+  printf '%s\n%s\n}\n%s\n' "$head" "$template" "$beside" >"$d/Corefile.template"
+  printf '%s\n%s\n%s\n}\n%s\n' "$head" "$dnssec" "$template" "$beside" >"$d/Corefile.template+dnssec"
+  printf '%s\n%s\n}\n%s\n' "$head" "$ipsecoe" "$beside" >"$d/Corefile.ipsecoe"
   # ipsecoe keeps the signatures of its answers itself: dnssec's cache keeps its default
   # size, as the plugin's documentation advises.
   local dnssec_ipsecoe="    dnssec 10.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa {
         key file $ZKEY
     }"
-  printf '%s\n%s\n%s\n}\n' "$head" "$dnssec_ipsecoe" "$ipsecoe" >"$d/Corefile.ipsecoe+dnssec"
+  printf '%s\n%s\n%s\n}\n%s\n' "$head" "$dnssec_ipsecoe" "$ipsecoe" "$beside" >"$d/Corefile.ipsecoe+dnssec"
 }
 
 # sets SERVER prints the query sets a server is measured with.
@@ -466,7 +505,7 @@ core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9, $9
 dnsperf_run() {
   local q=$1 out=$2 rc=0
   shift 2
-  taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$q" -D -c "$CLIENTS" -q "$OUTSTANDING" "$@" \
+  taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${DNSPERF_PORT:-$PORT}" -d "$q" -D -c "$CLIENTS" -q "$OUTSTANDING" "$@" \
     </dev/null >"$out" 2>"$out.err" &
   CLIENT_PID=$!
   wait "$CLIENT_PID" || rc=$?
@@ -517,22 +556,28 @@ parse_dnsperf() {
 }
 
 RESULTS=$OUT/results.tsv
+BESIDE_RUNS=0
 RELOADS=$OUT/reload.tsv
 printf 'size\tround\tserver\tset\tqps\tsent\tlost\tfailed\trcodes\tavg_ms\tmax_ms\tsd_ms\tp50_ms\tp99_ms\trss_kib\thwm_kib\tsrv_cpu_pct\tsteal_pct\tready_s\tload_s\tcore_busy_pct\tload_hwm_kib\tload_rss_kib\n' >"$RESULTS"
 printf 'size\tround\tsteady_qps\tmin_qps_during\tmean_qps_during\tratio_mean\treload_s\tdetect_s\tsent\tlost\tfailed\trcodes\trss_kib\thwm_kib\n' >"$RELOADS"
-printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\nWARMUP=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" "$WARMUP" >"$OUT/settings.env"
+printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\nWARMUP=%s\nBESIDE=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" "$WARMUP" "$BESIDE" >"$OUT/settings.env"
 
 # measure N ROUND SERVER SET LOG runs one query set against the running server.
 measure() {
   local n=$1 round=$2 s=$3 set=$4 log=$5 d=$WORK/n$1 out p0 p1 c0 c1 t0 t1 rss hwm stats cpu steal core tck
   out=$LOGS/n$n.r$round.$s.$set.dnsperf
-  if ((WARMUP)) && [[ $set != whoami ]]; then
+  if ((WARMUP)) && [[ $set != whoami && $set != beside ]]; then
     dnsperf_run "$d/q.$set" "$out.warmup" -n 1 -l "$READY_TIMEOUT"
   fi
   p0=$(proc_cpu_ticks)
   c0=$(core_ticks "$SERVER_CPU")
   t0=$(now)
-  dnsperf_run "$d/q.$set" "$out" -l "$DURATION" -v
+  if [[ $set == beside ]]; then
+    out=$out.$((++BESIDE_RUNS)) # several a server start
+    DNSPERF_PORT=$((PORT + 1)) dnsperf_run "$d/q.whoami" "$out" -l "$DURATION" -v
+  else
+    dnsperf_run "$d/q.$set" "$out" -l "$DURATION" -v
+  fi
   t1=$(now)
   kill -0 "$SERVER_PID" 2>/dev/null || die "$s died during $set; see $log"
   p1=$(proc_cpu_ticks)
@@ -558,9 +603,13 @@ run_server() {
   log=$LOGS/n$n.r$round.$s.log
   start_server "$n" "$s" "$log"
   first_load "$s" "$log"
+  local beside=$BESIDE
+  [[ $s != whoami ]] || beside=0
+  ((!beside)) || measure "$n" "$round" "$s" beside "$log"
   for set in $(sets "$s"); do
     [[ -z $SETS || $set == whoami || " $SETS " == *" $set "* ]] || continue
     measure "$n" "$round" "$s" "$set" "$log"
+    ((!beside)) || measure "$n" "$round" "$s" beside "$log"
   done
   check_answer "$n" "$s"
   stop_server
@@ -666,7 +715,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "machine: nproc $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "software: $("$BIN" -version | head -n 1), $(go version | cut -d' ' -f3), dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null || echo '?')"
   echo "code: $CODE"
-  echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, BENCH_WARMUP=$WARMUP, servers: whoami $SERVERS"
+  echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, BENCH_WARMUP=$WARMUP, BENCH_BESIDE=$BESIDE, servers: whoami $SERVERS"
   echo "load average before: $LOAD_BEFORE"
 } | tee "$OUT/header.txt"
 
