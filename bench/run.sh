@@ -20,6 +20,8 @@
 #   BENCH_BESIDE=0             1: every server also runs whoami on BENCH_PORT+1, measured before its first
 #                              query set and after each; each set is also given as a ratio to the mean of
 #                              the two whoami runs around it, seconds apart in the same process
+#                              2: the same, but that whoami is a CoreDNS process of its own, on the same
+#                              core, started with each server and idle while the server's sets run
 #   BENCH_WARMUP=1             one unmeasured pass over each query set before it is measured; 0: none
 #   BENCH_WORK=bench/.work     binaries, keys, zone files, query files, logs and results
 #   BENCH_READY_TIMEOUT=900    seconds a server may take to answer after it starts
@@ -58,6 +60,7 @@ die() {
 for v in ROUNDS DURATION RELOAD_SIZE RELOAD_SECONDS CLIENTS OUTSTANDING SERVER_CPU CLIENT_CPU PORT WARMUP READY_TIMEOUT BESIDE; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
+((BESIDE <= 2)) || die "BENCH_BESIDE must be 0, 1 or 2, not $BESIDE"
 for n in $SIZES; do
   if [[ ! $n =~ ^[0-9]+$ ]] || ((n < 100 || n > 13107200)); then
     die "BENCH_SIZES: '$n' is not 100 to 13107200"
@@ -76,7 +79,7 @@ case $WORK in /*) ;; *) WORK=$ROOT/$WORK ;; esac
 # --- summary -------------------------------------------------------------------------------
 
 summarize() {
-  awk -F'\t' -v sizes="$SIZES" -v servers="whoami $SERVERS" -v rounds="$ROUNDS" -v warmup="${WARMUP:-?}" -v settle="$LOAD_SETTLE" '
+  awk -F'\t' -v sizes="$SIZES" -v servers="whoami $SERVERS" -v rounds="$ROUNDS" -v warmup="${WARMUP:-?}" -v settle="$LOAD_SETTLE" -v beside="${BESIDE:-1}" '
     function median(src, k,   a, i, j, t) {
       if (k == 0) return ""
       for (i = 1; i <= k; i++) a[i] = src[i]
@@ -116,7 +119,7 @@ summarize() {
       }
       READY[n, s, ++nready[n, s]] = $19
       if (s == "whoami") { w = ++nw[n, r]; W[n, r, w] = $5 }
-      # BENCH_BESIDE=1: each set of a server start between two runs of its own whoami (rows in
+      # BENCH_BESIDE=1 or 2: each set of a server start between two runs of its whoami (rows in
       # the order they ran) is also taken against the mean of those two.
       sk = n SUBSEP r SUBSEP s
       if (q == "beside") {
@@ -205,8 +208,10 @@ summarize() {
         pk = S[i] SUBSEP SV[j] SUBSEP T[l]
         if (!npb[pk]) continue
         if (!besidehead++) {
-          printf "\nagainst whoami beside (BENCH_BESIDE=1): QPS / the mean of the two runs of the server'"'"'s own whoami\n"
-          printf "just before and after the set, median over rounds; the targets are those below:\n"
+          printf "\nagainst whoami beside (BENCH_BESIDE=%s): QPS / the mean of the two runs of the whoami beside the\n", beside
+          printf "server (%s) just before and after\n",
+            (beside == 2 ? "a CoreDNS process of its own, on the same core" : "in the server'"'"'s own process")
+          printf "the set, median over rounds; the targets are those below:\n"
         }
         delete tmp; for (x = 1; x <= npb[pk]; x++) tmp[x] = PB[pk, x]
         x = median(tmp, npb[pk])
@@ -297,15 +302,16 @@ taskset -c "$CLIENT_CPU" true 2>/dev/null || die "cannot run on CPU $CLIENT_CPU 
 
 SERVER_PID=""
 CLIENT_PID=""
+BESIDE_PID=""
 cleanup() {
   local p
-  for p in $CLIENT_PID $SERVER_PID; do
+  for p in $CLIENT_PID $SERVER_PID $BESIDE_PID; do
     if kill -0 "$p" 2>/dev/null; then
       kill -TERM "$p" 2>/dev/null || true
       wait "$p" 2>/dev/null || true
     fi
   done
-  SERVER_PID="" CLIENT_PID=""
+  SERVER_PID="" CLIENT_PID="" BESIDE_PID=""
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -374,11 +380,13 @@ prepare() {
     bind 127.0.0.1"
   # With BENCH_BESIDE=1 every server but whoami carries a whoami of its own on the next port:
   # the same process, core and heap answer the baseline seconds before and after each set.
-  local beside=""
-  ((!BESIDE)) || beside=".:$((PORT + 1)) {
+  # With 2 that whoami runs in a process of its own (see run_server).
+  local beside="" block=".:$((PORT + 1)) {
     bind 127.0.0.1
     whoami
 }"
+  ((BESIDE != 1)) || beside=$block
+  printf '%s\n' "$block" >"$d/Corefile.whoami-beside"
   local dnssec="    dnssec 10.in-addr.arpa {
         key file $ZKEY
         cache_capacity $cap
@@ -605,6 +613,7 @@ run_server() {
   first_load "$s" "$log"
   local beside=$BESIDE
   [[ $s != whoami ]] || beside=0
+  ((beside != 2)) || start_beside "$n" "$LOGS/n$n.r$round.$s.beside.log"
   ((!beside)) || measure "$n" "$round" "$s" beside "$log"
   for set in $(sets "$s"); do
     [[ -z $SETS || $set == whoami || " $SETS " == *" $set "* ]] || continue
@@ -613,6 +622,28 @@ run_server() {
   done
   check_answer "$n" "$s"
   stop_server
+  stop_beside
+}
+
+# start_beside N LOG starts the whoami of BENCH_BESIDE=2 on BENCH_PORT+1, pinned to the
+# server's core, and waits until it answers; it sets BESIDE_PID.
+start_beside() {
+  local d=$WORK/n$1 log=$2 deadline
+  taskset -c "$SERVER_CPU" "$BIN" -conf "$d/Corefile.whoami-beside" </dev/null >"$log" 2>&1 &
+  BESIDE_PID=$!
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until dig @127.0.0.1 -p "$((PORT + 1))" +norec +tries=1 +time=1 whoami.bench. A 2>/dev/null | grep -q 'status: NOERROR'; do
+    kill -0 "$BESIDE_PID" 2>/dev/null || die "whoami beside exited before answering; see $log"
+    ((SECONDS < deadline)) || die "whoami beside did not answer within ${READY_TIMEOUT}s"
+    sleep 0.1
+  done
+}
+
+stop_beside() {
+  [[ -n $BESIDE_PID ]] || return 0
+  kill -TERM "$BESIDE_PID" 2>/dev/null || true
+  wait "$BESIDE_PID" 2>/dev/null || true
+  BESIDE_PID=""
 }
 
 # check_answer N SERVER compares the IPSECKEY rdata that file and ipsecoe give for one name.
