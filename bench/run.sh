@@ -23,6 +23,8 @@
 #                              2: the same, but that whoami is a CoreDNS process of its own, on the same
 #                              core, started with each server and idle while the server's sets run
 #   BENCH_WARMUP=1             one unmeasured pass over each query set before it is measured; 0: none
+#   BENCH_REPEAT=1             times each server start measures its query sets, in turn (the warm-up
+#                              only before the first): more runs a round, seconds apart
 #   BENCH_WORK=bench/.work     binaries, keys, zone files, query files, logs and results
 #   BENCH_READY_TIMEOUT=900    seconds a server may take to answer after it starts
 set -euo pipefail
@@ -47,6 +49,7 @@ IPSECOE_RELOAD=${BENCH_IPSECOE_RELOAD:-}
 WARMUP=${BENCH_WARMUP:-1}
 SETS=${BENCH_SETS:-}
 BESIDE=${BENCH_BESIDE:-0}
+REPEAT=${BENCH_REPEAT:-1}
 WORK=${BENCH_WORK:-$ROOT/bench/.work}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-900}
 # Seconds ipsecoe is left alone after its first load before its settled memory is read.
@@ -57,10 +60,11 @@ die() {
   exit 1
 }
 
-for v in ROUNDS DURATION RELOAD_SIZE RELOAD_SECONDS CLIENTS OUTSTANDING SERVER_CPU CLIENT_CPU PORT WARMUP READY_TIMEOUT BESIDE; do
+for v in ROUNDS DURATION RELOAD_SIZE RELOAD_SECONDS CLIENTS OUTSTANDING SERVER_CPU CLIENT_CPU PORT WARMUP READY_TIMEOUT BESIDE REPEAT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 ((BESIDE <= 2)) || die "BENCH_BESIDE must be 0, 1 or 2, not $BESIDE"
+((REPEAT >= 1)) || die "BENCH_REPEAT must be at least 1"
 for n in $SIZES; do
   if [[ ! $n =~ ^[0-9]+$ ]] || ((n < 100 || n > 13107200)); then
     die "BENCH_SIZES: '$n' is not 100 to 13107200"
@@ -163,9 +167,10 @@ summarize() {
           }
         }
       }
-      printf "\nQPS: median over rounds. /whoami: median over rounds of QPS / that round whoami QPS (median of\n"
-      printf "the whoami runs of the round). p99, avg: latency at saturation (dnsperf -q outstanding), median\n"
-      printf "over rounds. RSS: VmRSS after the run, median; KiB/rec = RSS / keys;\n"
+      printf "\nQPS: median over the runs (one a round, BENCH_REPEAT a round when set). /whoami: median\n"
+      printf "over the runs of QPS / the whoami QPS of the same round (median of the whoami runs of the\n"
+      printf "round). p99, avg: latency at saturation (dnsperf -q outstanding), median over the runs.\n"
+      printf "RSS: VmRSS after the run, median; KiB/rec = RSS / keys;\n"
       printf "dKiB/rec = (RSS - whoami RSS) / keys, the cost of the records alone.\n"
       printf "core%%: busy share of the server core (the server process, kernel packet work on that core and\n"
       printf "hypervisor steal); below 100, the server was not the bottleneck. results.tsv also has the server\n"
@@ -211,7 +216,7 @@ summarize() {
           printf "\nagainst whoami beside (BENCH_BESIDE=%s): QPS / the mean of the two runs of the whoami beside the\n", beside
           printf "server (%s) just before and after\n",
             (beside == 2 ? "a CoreDNS process of its own, on the same core" : "in the server'"'"'s own process")
-          printf "the set, median over rounds; the targets are those below:\n"
+          printf "the set, median over the runs; the targets are those below:\n"
         }
         delete tmp; for (x = 1; x <= npb[pk]; x++) tmp[x] = PB[pk, x]
         x = median(tmp, npb[pk])
@@ -568,13 +573,15 @@ BESIDE_RUNS=0
 RELOADS=$OUT/reload.tsv
 printf 'size\tround\tserver\tset\tqps\tsent\tlost\tfailed\trcodes\tavg_ms\tmax_ms\tsd_ms\tp50_ms\tp99_ms\trss_kib\thwm_kib\tsrv_cpu_pct\tsteal_pct\tready_s\tload_s\tcore_busy_pct\tload_hwm_kib\tload_rss_kib\n' >"$RESULTS"
 printf 'size\tround\tsteady_qps\tmin_qps_during\tmean_qps_during\tratio_mean\treload_s\tdetect_s\tsent\tlost\tfailed\trcodes\trss_kib\thwm_kib\n' >"$RELOADS"
-printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\nWARMUP=%s\nBESIDE=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" "$WARMUP" "$BESIDE" >"$OUT/settings.env"
+printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\nWARMUP=%s\nBESIDE=%s\nREPEAT=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" "$WARMUP" "$BESIDE" "$REPEAT" >"$OUT/settings.env"
 
-# measure N ROUND SERVER SET LOG runs one query set against the running server.
+# measure N ROUND SERVER SET LOG [REP] runs one query set against the running server, for
+# the REPth time this server start (1 when not given): the warm-up comes before the first.
 measure() {
-  local n=$1 round=$2 s=$3 set=$4 log=$5 d=$WORK/n$1 out p0 p1 c0 c1 t0 t1 rss hwm stats cpu steal core tck
+  local n=$1 round=$2 s=$3 set=$4 log=$5 rep=${6:-1} d=$WORK/n$1 out p0 p1 c0 c1 t0 t1 rss hwm stats cpu steal core tck
   out=$LOGS/n$n.r$round.$s.$set.dnsperf
-  if ((WARMUP)) && [[ $set != whoami && $set != beside ]]; then
+  ((rep == 1)) || out=$out.k$rep
+  if ((WARMUP && rep == 1)) && [[ $set != whoami && $set != beside ]]; then
     dnsperf_run "$d/q.$set" "$out.warmup" -n 1 -l "$READY_TIMEOUT"
   fi
   p0=$(proc_cpu_ticks)
@@ -615,10 +622,13 @@ run_server() {
   [[ $s != whoami ]] || beside=0
   ((beside != 2)) || start_beside "$n" "$LOGS/n$n.r$round.$s.beside.log"
   ((!beside)) || measure "$n" "$round" "$s" beside "$log"
-  for set in $(sets "$s"); do
-    [[ -z $SETS || $set == whoami || " $SETS " == *" $set "* ]] || continue
-    measure "$n" "$round" "$s" "$set" "$log"
-    ((!beside)) || measure "$n" "$round" "$s" beside "$log"
+  local k
+  for ((k = 1; k <= REPEAT; k++)); do
+    for set in $(sets "$s"); do
+      [[ -z $SETS || $set == whoami || " $SETS " == *" $set "* ]] || continue
+      measure "$n" "$round" "$s" "$set" "$log" "$k"
+      ((!beside)) || measure "$n" "$round" "$s" beside "$log"
+    done
   done
   check_answer "$n" "$s"
   stop_server
@@ -746,7 +756,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "machine: nproc $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "software: $("$BIN" -version | head -n 1), $(go version | cut -d' ' -f3), dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null || echo '?')"
   echo "code: $CODE"
-  echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, BENCH_WARMUP=$WARMUP, BENCH_BESIDE=$BESIDE, servers: whoami $SERVERS"
+  echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, BENCH_WARMUP=$WARMUP, BENCH_BESIDE=$BESIDE, BENCH_REPEAT=$REPEAT, servers: whoami $SERVERS"
   echo "load average before: $LOAD_BEFORE"
 } | tee "$OUT/header.txt"
 
