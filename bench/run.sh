@@ -225,7 +225,7 @@ summarize() {
           (want ? sprintf("(>= %.1f)", want) : "        "), (want ? verdict(x >= want) : "")
       }
 
-      printf "\ntargets (QPS: ratio to whoami in the same round, median over rounds; the QPS targets are set at 1k,\n"
+      printf "\ntargets (QPS: ratio to whoami in the same round, median over the runs; the QPS targets are set at 1k,\n"
       printf "100k and 1M keys, memory and the first load at 1M; other sizes are shown for the trend):\n"
       for (i = 1; i <= ns; i++) {
         n = S[i]
