@@ -25,6 +25,8 @@
 #   BENCH_WARMUP=1             one unmeasured pass over each query set before it is measured; 0: none
 #   BENCH_REPEAT=1             times each server start measures its query sets, in turn (the warm-up
 #                              only before the first): more runs a round, seconds apart
+#   BENCH_WARM_KEYS=1          read every key file once before each ipsecoe start, so that its first load
+#                              finds them in the page cache; 0: as they are
 #   BENCH_WORK=bench/.work     binaries, keys, zone files, query files, logs and results
 #   BENCH_READY_TIMEOUT=900    seconds a server may take to answer after it starts
 set -euo pipefail
@@ -50,6 +52,7 @@ WARMUP=${BENCH_WARMUP:-1}
 SETS=${BENCH_SETS:-}
 BESIDE=${BENCH_BESIDE:-0}
 REPEAT=${BENCH_REPEAT:-1}
+WARM_KEYS=${BENCH_WARM_KEYS:-1}
 WORK=${BENCH_WORK:-$ROOT/bench/.work}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-900}
 # Seconds ipsecoe is left alone after its first load before its settled memory is read.
@@ -60,7 +63,7 @@ die() {
   exit 1
 }
 
-for v in ROUNDS DURATION RELOAD_SIZE RELOAD_SECONDS CLIENTS OUTSTANDING SERVER_CPU CLIENT_CPU PORT WARMUP READY_TIMEOUT BESIDE REPEAT; do
+for v in ROUNDS DURATION RELOAD_SIZE RELOAD_SECONDS CLIENTS OUTSTANDING SERVER_CPU CLIENT_CPU PORT WARMUP READY_TIMEOUT BESIDE REPEAT WARM_KEYS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 ((BESIDE <= 2)) || die "BENCH_BESIDE must be 0, 1 or 2, not $BESIDE"
@@ -290,7 +293,8 @@ need=()
 command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v dnssec-keygen >/dev/null 2>&1 || need+=(bind9-utils)
-command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+command -v taskset >/dev/null 2>&1 && command -v fincore >/dev/null 2>&1 || need+=(util-linux)
+[[ -x /usr/bin/time ]] || need+=(time)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   sudo=""
@@ -312,6 +316,7 @@ cleanup() {
   local p
   for p in $CLIENT_PID $SERVER_PID $BESIDE_PID; do
     if kill -0 "$p" 2>/dev/null; then
+      pkill -TERM -P "$p" 2>/dev/null || true # dnsperf, under /usr/bin/time
       kill -TERM "$p" 2>/dev/null || true
       wait "$p" 2>/dev/null || true
     fi
@@ -507,18 +512,20 @@ first_load() {
   sleep "$LOAD_SETTLE"
   LOAD_HWM=$(proc_status VmHWM)
   LOAD_RSS=$(proc_status VmRSS)
-  printf '  %-16s first load: index built in %ss, peak %s KiB, settled %s KiB\n' "$s" "$LOAD_S" "$LOAD_HWM" "$LOAD_RSS"
+  printf '  %-16s first load: index built in %ss, peak %s KiB, settled %s KiB, key files cached %s%%\n' "$s" "$LOAD_S" "$LOAD_HWM" "$LOAD_RSS" "$KEYS_CACHED"
 }
 proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
 # core_ticks CPU prints the busy, steal and total jiffies of one core (busy: all but idle and iowait).
 core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
 # dnsperf_run QUERYFILE OUTFILE [ARGS...] runs dnsperf pinned to CLIENT_CPU, DO set on every
-# query (-D, so EDNS too).
+# query (-D, so EDNS too). OUTFILE.rusage gets its voluntary context switches: how often it
+# slept waiting for an answer, which the server's send then had to wake it from.
 dnsperf_run() {
   local q=$1 out=$2 rc=0
   shift 2
-  taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${DNSPERF_PORT:-$PORT}" -d "$q" -D -c "$CLIENTS" -q "$OUTSTANDING" "$@" \
+  taskset -c "$CLIENT_CPU" /usr/bin/time -f '%w' -o "$out.rusage" \
+    dnsperf -s 127.0.0.1 -p "${DNSPERF_PORT:-$PORT}" -d "$q" -D -c "$CLIENTS" -q "$OUTSTANDING" "$@" \
     </dev/null >"$out" 2>"$out.err" &
   CLIENT_PID=$!
   wait "$CLIENT_PID" || rc=$?
@@ -571,14 +578,14 @@ parse_dnsperf() {
 RESULTS=$OUT/results.tsv
 BESIDE_RUNS=0
 RELOADS=$OUT/reload.tsv
-printf 'size\tround\tserver\tset\tqps\tsent\tlost\tfailed\trcodes\tavg_ms\tmax_ms\tsd_ms\tp50_ms\tp99_ms\trss_kib\thwm_kib\tsrv_cpu_pct\tsteal_pct\tready_s\tload_s\tcore_busy_pct\tload_hwm_kib\tload_rss_kib\n' >"$RESULTS"
+printf 'size\tround\tserver\tset\tqps\tsent\tlost\tfailed\trcodes\tavg_ms\tmax_ms\tsd_ms\tp50_ms\tp99_ms\trss_kib\thwm_kib\tsrv_cpu_pct\tsteal_pct\tready_s\tload_s\tcore_busy_pct\tload_hwm_kib\tload_rss_kib\tclient_sleeps_per_q\tkeys_cached_pct\n' >"$RESULTS"
 printf 'size\tround\tsteady_qps\tmin_qps_during\tmean_qps_during\tratio_mean\treload_s\tdetect_s\tsent\tlost\tfailed\trcodes\trss_kib\thwm_kib\n' >"$RELOADS"
-printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\nWARMUP=%s\nBESIDE=%s\nREPEAT=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" "$WARMUP" "$BESIDE" "$REPEAT" >"$OUT/settings.env"
+printf 'SIZES="%s"\nSERVERS="%s"\nROUNDS=%s\nRELOAD_SIZE=%s\nWARMUP=%s\nBESIDE=%s\nREPEAT=%s\nWARM_KEYS=%s\n' "$SIZES" "$SERVERS" "$ROUNDS" "$RELOAD_SIZE" "$WARMUP" "$BESIDE" "$REPEAT" "$WARM_KEYS" >"$OUT/settings.env"
 
 # measure N ROUND SERVER SET LOG [REP] runs one query set against the running server, for
 # the REPth time this server start (1 when not given): the warm-up comes before the first.
 measure() {
-  local n=$1 round=$2 s=$3 set=$4 log=$5 rep=${6:-1} d=$WORK/n$1 out p0 p1 c0 c1 t0 t1 rss hwm stats cpu steal core tck
+  local n=$1 round=$2 s=$3 set=$4 log=$5 rep=${6:-1} d=$WORK/n$1 out p0 p1 c0 c1 t0 t1 rss hwm stats cpu steal core tck sleeps
   out=$LOGS/n$n.r$round.$s.$set.dnsperf
   ((rep == 1)) || out=$out.k$rep
   if ((WARMUP && rep == 1)) && [[ $set != whoami && $set != beside ]]; then
@@ -600,22 +607,41 @@ measure() {
   rss=$(proc_status VmRSS)
   hwm=$(proc_status VmHWM)
   stats=$(parse_dnsperf "$out")
+  sleeps=$(awk -v s="$(cut -f2 <<<"$stats")" -v l="$(cut -f3 <<<"$stats")" 'NF == 1 && $1 ~ /^[0-9]+$/ { w = $1 }
+    END { if (w != "" && s - l > 0) printf "%.3f", w / (s - l); else print "-" }' "$out.rusage" 2>/dev/null || echo -)
   grep -v '^> ' "$out" >"$out.summary" || true
   rm -f "$out"
   tck=$(getconf CLK_TCK)
   read -r cpu steal core < <(awk -v p0="$p0" -v p1="$p1" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$tck" 'BEGIN {
     split(c0, a, " "); split(c1, b, " "); w = (t1 - t0) * hz; j = b[3] - a[3]
     printf "%.0f %.1f %.0f\n", 100 * (p1 - p0) / w, j ? 100 * (b[2] - a[2]) / j : 0, j ? 100 * (b[1] - a[1]) / j : 0 }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$round" "$s" "$set" "$stats" "$rss" "$hwm" "$cpu" "$steal" \
-    "$READY_S" "${LOAD_S:--}" "$core" "${LOAD_HWM:--}" "${LOAD_RSS:--}" >>"$RESULTS"
-  printf '  %-16s %-9s %8s qps  p99 %6s ms  rss %7s KiB  server %3s%%, core %3s%%, steal %4s%%  failed %s\n' "$s" "$set" \
-    "$(cut -f1 <<<"$stats")" "$(cut -f10 <<<"$stats")" "$rss" "$cpu" "$core" "$steal" "$(cut -f4 <<<"$stats")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$round" "$s" "$set" "$stats" "$rss" "$hwm" "$cpu" "$steal" \
+    "$READY_S" "${LOAD_S:--}" "$core" "${LOAD_HWM:--}" "${LOAD_RSS:--}" "$sleeps" "${KEYS_CACHED:--}" >>"$RESULTS"
+  printf '  %-16s %-9s %8s qps  p99 %6s ms  rss %7s KiB  server %3s%%, core %3s%%, steal %4s%%  dnsperf sleeps/q %5s  failed %s\n' "$s" "$set" \
+    "$(cut -f1 <<<"$stats")" "$(cut -f10 <<<"$stats")" "$rss" "$cpu" "$core" "$steal" "$sleeps" "$(cut -f4 <<<"$stats")"
+}
+
+# key_files N lists the files of the key directory ipsecoe reads, one per line.
+key_files() { find -L "$WORK/n$1/current/" -type f; }
+
+# keys_cached N prints the share (%) of the key files wholly in the page cache, from a sample
+# of about 2,000 of them. This host drops file pages from its cache now and then, with memory
+# to spare; a first load that has to read its files from the disk is slower for it.
+keys_cached() {
+  key_files "$1" | awk -v k="$(($1 / 2000 + 1))" '(NR - 1) % k == 0' | xargs -r -d '\n' fincore --raw --noheadings --bytes --output RES,SIZE 2>/dev/null |
+    awk '{ f++; if ($1 >= $2) c++ } END { if (f) printf "%.1f", 100 * c / f; else print "-" }'
 }
 
 # run_server N ROUND SERVER starts the server, measures each of its query sets, stops it.
 run_server() {
   local n=$1 round=$2 s=$3 log set
   log=$LOGS/n$n.r$round.$s.log
+  KEYS_CACHED=-
+  if [[ $s == ipsecoe || $s == ipsecoe+dnssec ]]; then
+    # This script runs on the client's core by now, and so do these.
+    ((!WARM_KEYS)) || key_files "$n" | xargs -r -d '\n' cat >/dev/null
+    KEYS_CACHED=$(keys_cached "$n")
+  fi
   start_server "$n" "$s" "$log"
   first_load "$s" "$log"
   local beside=$BESIDE
@@ -756,7 +782,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "machine: nproc $(nproc), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "software: $("$BIN" -version | head -n 1), $(go version | cut -d' ' -f3), dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null || echo '?')"
   echo "code: $CODE"
-  echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, BENCH_WARMUP=$WARMUP, BENCH_BESIDE=$BESIDE, BENCH_REPEAT=$REPEAT, servers: whoami $SERVERS"
+  echo "settings: server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU (-c $CLIENTS -q $OUTSTANDING -D), ${DURATION}s per run, BENCH_WARMUP=$WARMUP, BENCH_BESIDE=$BESIDE, BENCH_REPEAT=$REPEAT, BENCH_WARM_KEYS=$WARM_KEYS, servers: whoami $SERVERS"
   echo "load average before: $LOAD_BEFORE"
 } | tee "$OUT/header.txt"
 
