@@ -638,9 +638,11 @@ run_server() {
   log=$LOGS/n$n.r$round.$s.log
   KEYS_CACHED=-
   if [[ $s == ipsecoe || $s == ipsecoe+dnssec ]]; then
-    # This script runs on the client's core by now, and so do these.
-    ((!WARM_KEYS)) || key_files "$n" | xargs -r -d '\n' cat >/dev/null
-    KEYS_CACHED=$(keys_cached "$n")
+    # This script runs on the client's core by now, and so do these. Both are best effort:
+    # a file that cannot be read is the server's to report, not a reason to end the run.
+    ((!WARM_KEYS)) || key_files "$n" | xargs -r -d '\n' cat >/dev/null 2>&1 || true
+    KEYS_CACHED=$(keys_cached "$n" || true)
+    [[ -n $KEYS_CACHED ]] || KEYS_CACHED=-
   fi
   start_server "$n" "$s" "$log"
   first_load "$s" "$log"
