@@ -34,11 +34,14 @@ func (p *IPSecOE) signAnswer(s *signer, m *dns.Msg, n index.Node, lname, zone, s
 			j++
 		}
 		t := rrs[i].Header().Rrtype
-		store, ln := s.storeFor(n), lname
-		if t == dns.TypeSOA || t == dns.TypeNS {
+		store, ln, at := s.storeFor(n), lname, index.Node{}
+		switch {
+		case t == dns.TypeSOA || t == dns.TypeNS:
 			store, ln = s.others, zone
+		case store == s.names && i == 0:
+			at = n // the hint at a name is for its first RRset: the one asked for, but with ANY
 		}
-		m.Answer = s.appendSigs(m.Answer, store, rrs[i].Header().Name, ln, rrs[i:j], rrs[i].Header().Ttl, server)
+		m.Answer = s.appendSigs(m.Answer, store, at, rrs[i].Header().Name, ln, rrs[i:j], rrs[i].Header().Ttl, server)
 		i = j
 	}
 }
@@ -62,14 +65,14 @@ func (p *IPSecOE) signedNSEC(s *signer, n index.Node, owner, lname string, ttl u
 		store = s.others
 	}
 	set := []dns.RR{blackLie(owner, lname, ttl, types)}
-	return s.appendSigs(set, store, owner, lname, set, ttl, server)
+	return s.appendSigs(set, store, index.Node{}, owner, lname, set, ttl, server)
 }
 
 // signedSOA returns the zone's SOA and its RRSIGs.
 func (p *IPSecOE) signedSOA(s *signer, zone string, serial uint32, server string) []dns.RR {
 	rr := soa(p.apexes[zone], p.negTTL(), serial)
 	set := []dns.RR{rr}
-	return s.appendSigs(set, s.others, zone, zone, set, rr.Hdr.Ttl, server)
+	return s.appendSigs(set, s.others, index.Node{}, zone, zone, set, rr.Hdr.Ttl, server)
 }
 
 // renew is the renewal pass: it walks the names of the index and signs again, ahead of

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/dnssec"
 	"github.com/coredns/coredns/request"
+	"github.com/ipsecoe/ipsecoe/internal/index"
 
 	"github.com/miekg/dns"
 )
@@ -161,14 +162,16 @@ func within(expir uint32, now time.Time, d time.Duration) bool {
 
 // appendSigs appends to dst the RRSIGs over rrs, an RRset at owner (lname in lower case)
 // with TTL ttl, from store, where they are kept under (lname, type, rdata): kept ones, or
-// made now when there are none or they are due.
-func (s *signer) appendSigs(dst []dns.RR, store *sigStore, owner, lname string, rrs []dns.RR, ttl uint32, server string) []dns.RR {
+// made now when there are none or they are due. Where they were found is kept as a hint
+// at at, the index's node of lname, when it has one (see sigStore.getHinted).
+func (s *signer) appendSigs(dst []dns.RR, store *sigStore, at index.Node, owner, lname string, rrs []dns.RR, ttl uint32, server string) []dns.RR {
 	if len(rrs) == 0 {
 		return dst
 	}
 	t := rrs[0].Header().Rrtype
 	k := store.key(lname, t, rdataSum(store.seed, rrs))
-	sigs, ok := store.get(k)
+	hint := at.Hint()
+	sigs, found, ok := store.getHinted(k, hint)
 	now := s.now()
 	if !ok || within(earliest(sigs), now, dueBefore) {
 		reason := "first"
@@ -176,8 +179,11 @@ func (s *signer) appendSigs(dst []dns.RR, store *sigStore, owner, lname string, 
 			reason = "due"
 		}
 		sigs = s.sign(rrs, lname, server, now, ok)
-		store.put(k, sigs, s.pass.Load())
+		found = store.put(k, sigs, s.pass.Load())
 		signCount.WithLabelValues(server, reason).Inc()
+	}
+	if found != hint {
+		at.SetHint(found)
 	}
 	return s.unpack(dst, sigs, owner, t, ttl)
 }

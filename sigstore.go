@@ -12,7 +12,9 @@ import (
 // case), the type and the rdata: a key swapped on reload has a new key, and is signed
 // again. The signatures are held as bytes in chunks of sigChunk octets, about 80 octets
 // for an ECDSA or Ed25519 signature, and found through open-addressing tables of plain
-// integers, with nothing for the garbage collector to trace; the owner name is not stored,
+// integers, with nothing for the garbage collector to trace. Each entry begins with its
+// key, so that where it was found can be kept as a hint (see getHinted) and checked
+// without the table; the owner name is not stored,
 // so the background renewal walks the names of the index to find them again, and forgets
 // what it did not find. A store with a capacity forgets an entry at random when full: for
 // names the index does not list (addresses inside a gateway prefix, denials at names that
@@ -92,33 +94,72 @@ func (sh *sigShard) find(k uint64) (int, bool) {
 	}
 }
 
+// entryHead is the length of an entry's head: the length of its signatures, and its key.
+const entryHead = 2 + 8
+
 // get returns the signatures stored under k (see signer.sign for their form). The bytes
 // are the store's own, not a copy: what is written in a chunk is never written over (a
-// replaced entry is added anew, and compaction copies into new chunks), so they stay as
-// they are for as long as the caller holds them.
+// replaced entry is added anew, and compaction copies into new chunks; only the key in
+// the head of an entry no slot refers to is cleared), so they stay as they are for as
+// long as the caller holds them.
 func (s *sigStore) get(k uint64) ([]byte, bool) {
+	sigs, _, ok := s.getHinted(k, 0)
+	return sigs, ok
+}
+
+// getHinted is get, trying first the entry at hint-1, where an earlier get may have found
+// k: a hint kept with the name costs no read of the table. It returns the hint to keep:
+// where the entry is, plus one.
+func (s *sigStore) getHinted(k uint64, hint uint32) ([]byte, uint32, bool) {
 	sh := s.shard(k)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
+	if hint != 0 {
+		if sigs, ok := sh.entryOf(hint-1, k); ok {
+			return sigs, hint, true
+		}
+	}
 	i, ok := sh.find(k)
 	if !ok {
+		return nil, 0, false
+	}
+	at := sh.slots[i].at
+	return sh.entry(at), at + 1, true
+}
+
+// entryOf returns the signatures of the entry at at if it is k's: at may be stale (left
+// from before a replacement or a compaction) and point anywhere in a chunk, or past it.
+// An entry no slot refers to has its key cleared, and a slot refers to the one entry of
+// its key, so k's key at at is k's live entry. The shard's lock is held.
+func (sh *sigShard) entryOf(at uint32, k uint64) ([]byte, bool) {
+	if int(at>>16) >= len(sh.chunks) {
 		return nil, false
 	}
-	return sh.entry(sh.slots[i].at), true
+	c := sh.chunks[at>>16]
+	off := int(at & 0xffff)
+	if off+entryHead > len(c) || binary.BigEndian.Uint64(c[off+2:]) != k {
+		return nil, false
+	}
+	n := int(binary.BigEndian.Uint16(c[off:]))
+	if off+entryHead+n > len(c) {
+		return nil, false
+	}
+	return c[off+entryHead : off+entryHead+n : off+entryHead+n], true
 }
 
 // entry returns the packed signatures at at; the shard's lock is held.
 func (sh *sigShard) entry(at uint32) []byte {
 	c := sh.chunks[at>>16]
-	off := int(at & 0xffff)
-	n := int(binary.BigEndian.Uint16(c[off:]))
-	return c[off+2 : off+2+n : off+2+n] // capped: an append must not reach the next entry
+	off := int(at&0xffff) + entryHead
+	n := int(binary.BigEndian.Uint16(c[off-entryHead:]))
+	return c[off : off+n : off+n] // capped: an append must not reach the next entry
 }
 
-// put stores packed signatures under k, marked as seen by pass.
-func (s *sigStore) put(k uint64, sigs []byte, pass uint32) {
-	if len(sigs) == 0 || len(sigs)+2 > sigChunk {
-		return
+// put stores packed signatures under k, marked as seen by pass, and returns the hint
+// getHinted takes: where they are, plus one (0 when not stored).
+func (s *sigStore) put(k uint64, sigs []byte, pass uint32) uint32 {
+	if len(sigs) == 0 || len(sigs)+entryHead > sigChunk {
+		return 0
 	}
 	sh := s.shard(k)
 	sh.mu.Lock()
@@ -140,7 +181,8 @@ func (s *sigStore) put(k uint64, sigs []byte, pass uint32) {
 	if sh.garbage > sigChunk && sh.garbage > sh.live {
 		sh.compact()
 	}
-	sh.slots[i].at, sh.slots[i].mark = sh.add(sigs), uint8(pass)
+	sh.slots[i].at, sh.slots[i].mark = sh.add(k, sigs), uint8(pass)
+	return sh.slots[i].at + 1
 }
 
 // victim is an occupied slot picked at random.
@@ -180,16 +222,19 @@ func (sh *sigShard) grow() {
 	}
 }
 
-// drop counts the octets at at as garbage.
+// drop counts the octets at at as garbage, and clears the entry's key: a hint to it no
+// longer finds it.
 func (sh *sigShard) drop(at uint32) {
-	n := len(sh.entry(at)) + 2
+	n := len(sh.entry(at)) + entryHead
 	sh.garbage += n
 	sh.live -= n
+	off := int(at & 0xffff)
+	binary.BigEndian.PutUint64(sh.chunks[at>>16][off+2:], 0)
 }
 
-// add appends packed signatures to the chunks and returns where.
-func (sh *sigShard) add(sigs []byte) uint32 {
-	need := len(sigs) + 2
+// add appends k's packed signatures to the chunks and returns where.
+func (sh *sigShard) add(k uint64, sigs []byte) uint32 {
+	need := len(sigs) + entryHead
 	last := len(sh.chunks) - 1
 	if last < 0 || len(sh.chunks[last])+need > sigChunk {
 		sh.chunks = append(sh.chunks, make([]byte, 0, sigChunk))
@@ -198,6 +243,7 @@ func (sh *sigShard) add(sigs []byte) uint32 {
 	c := sh.chunks[last]
 	at := uint32(last)<<16 | uint32(len(c))
 	c = binary.BigEndian.AppendUint16(c, uint16(len(sigs)))
+	c = binary.BigEndian.AppendUint64(c, k)
 	sh.chunks[last] = append(c, sigs...)
 	sh.live += need
 	return at
@@ -212,7 +258,7 @@ func (sh *sigShard) compact() {
 			c := old[sl.at>>16]
 			off := int(sl.at & 0xffff)
 			n := int(binary.BigEndian.Uint16(c[off:]))
-			sl.at = sh.add(c[off+2 : off+2+n])
+			sl.at = sh.add(sl.key, c[off+entryHead:off+entryHead+n])
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -66,6 +67,79 @@ func TestSigStore(t *testing.T) {
 		got, ok := s.get(key(i))
 		if want := i%2 == 0; ok != want || ok && !bytes.Equal(got, sig(i+3)) {
 			t.Fatalf("Test %d: after the sweep: %x %v, want found %v", i, got, ok, want)
+		}
+	}
+}
+
+// TestSigStoreHint checks that a hint finds an entry only while it is its key's live
+// entry: whatever a hint points at (an entry replaced, swept or moved by compaction,
+// another key's entry, the middle of one, past the chunks), getHinted gives what get
+// gives, and the hint it returns finds the entry again.
+func TestSigStoreHint(t *testing.T) {
+	s := newSigStore(0)
+	sig := func(i, v int) []byte { return bytes.Repeat([]byte{byte(i), byte(v)}, 30+i%9) }
+	key := func(i int) uint64 { return s.key(strconv.Itoa(i), 45, 0) }
+	const n = 3000
+	hints := make([]uint32, n)
+	for i := range n {
+		if hints[i] = s.put(key(i), sig(i, 0), 1); hints[i] == 0 {
+			t.Fatalf("Test %d: put gave no hint", i)
+		}
+	}
+	// check asks every key with the hint of key hintOf(i), and keeps the hint it gets.
+	check := func(step string, hintOf func(i int) int) {
+		t.Helper()
+		for i := range n {
+			want, wantOK := s.get(key(i))
+			got, h, ok := s.getHinted(key(i), hints[hintOf(i)])
+			if ok != wantOK || !bytes.Equal(got, want) {
+				t.Fatalf("%s: key %d: got %x %v, want %x %v", step, i, got, ok, want, wantOK)
+			}
+			if again, h2, _ := s.getHinted(key(i), h); ok && (h == 0 || h2 != h || !bytes.Equal(again, want)) {
+				t.Fatalf("%s: key %d: the hint %d it gave does not find it again", step, i, h)
+			}
+			hints[i] = h
+		}
+	}
+	self := func(i int) int { return i }
+	check("fresh", self)
+	check("another key's hint", func(i int) int { return (i + 1) % n })
+
+	for i := 0; i < n; i += 2 {
+		s.put(key(i), sig(i, 1), 1) // the old entry stays in its chunk, as garbage
+	}
+	old := slices.Clone(hints)
+	check("replaced", self)
+	for i := 0; i < n; i += 2 {
+		if got, _, _ := s.getHinted(key(i), old[i]); !bytes.Equal(got, sig(i, 1)) {
+			t.Fatalf("key %d: the hint of its replaced entry gave %x", i, got)
+		}
+	}
+
+	for i := 0; i < n; i += 3 {
+		s.mark(key(i), 2)
+	}
+	s.sweep(2)
+	check("swept", self)
+
+	for v := 2; v < 8; v++ { // garbage beyond the live octets: compaction moves every entry
+		for i := 0; i < n; i += 3 {
+			s.put(key(i), sig(i, v), 2)
+		}
+	}
+	check("compacted", self)
+
+	// Hints at every offset of a chunk and past it: never a wrong entry, never a panic.
+	k := key(3)
+	want, _ := s.get(k)
+	for _, h := range []uint32{1 << 16, 1<<16 - 1, 63 << 16, ^uint32(0), 1<<32 - 2} {
+		if got, _, ok := s.getHinted(k, h); !ok || !bytes.Equal(got, want) {
+			t.Fatalf("hint %#x: got %x %v", h, got, ok)
+		}
+	}
+	for h := uint32(1); h < 3*sigChunk/2; h++ {
+		if got, _, ok := s.getHinted(k, h); !ok || !bytes.Equal(got, want) {
+			t.Fatalf("hint %#x: got %x %v", h, got, ok)
 		}
 	}
 }

@@ -54,9 +54,10 @@ type ownerRef struct {
 // nameRec is one name of the index: an owner, a _PORT name, or an empty non-terminal.
 type nameRec struct {
 	name   span
-	keys   span // key ids whose IPSECKEY is published here (see list)
-	ipseca span // key ids whose IPSECA is published here
-	gw     bool // a single address inside a gateway prefix: the prefix's records join its own
+	keys   span   // key ids whose IPSECKEY is published here (see list)
+	ipseca span   // key ids whose IPSECA is published here
+	gw     bool   // a single address inside a gateway prefix: the prefix's records join its own
+	hint   uint32 // see Node.Hint: the one field written after Build, atomically
 }
 
 // gateway is a compiled gateway line: the records every address in prefix gets.
@@ -65,9 +66,10 @@ type gateway struct {
 	keys   []*Record
 }
 
-// index is one immutable, complete key set, swapped whole on reload. Everything a query
-// reads is packed into pointer-free arrays and one byte blob, so that the garbage
-// collector has nothing to scan in it however many keys there are.
+// index is one immutable, complete key set, swapped whole on reload; only the hints its
+// user keeps at names (Node.SetHint) are written after Build. Everything a query reads is
+// packed into pointer-free arrays and one byte blob, so that the garbage collector has
+// nothing to scan in it however many keys there are.
 type Index struct {
 	blob     []byte     // names, key fields and IPSECA rdata
 	keys     []keyRec   // every key of every file, file by file

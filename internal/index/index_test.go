@@ -281,3 +281,46 @@ func TestSlotOf(t *testing.T) {
 		}
 	}
 }
+
+// TestHint checks that a hint is kept at its own name alone, changes nothing the name
+// answers, is dropped where there is no name, and that an index built again starts with
+// none.
+func TestHint(t *testing.T) {
+	dir := t.TempDir()
+	ed := e2e.Vector(t, "keys/ed25519.pub.pem")
+	e2e.WriteFile(t, filepath.Join(dir, "192.0.2.1.pem"), ed)
+	e2e.WriteFile(t, filepath.Join(dir, "192.0.2.2.pem"), ed)
+	e2e.WriteFile(t, filepath.Join(dir, "host.example.com.pem"), ed)
+	o := &Options{Ports: []uint16{500}, DANE: []keyfile.DANE{{Usage: 3, Selector: 1, Matching: 1}}}
+	files, _, err := ReadDir(dir, nil, o, nil)
+	must(t, err)
+	ix := Build(files, o, nil)
+	names := []string{"1.2.0.192.in-addr.arpa.", "2.2.0.192.in-addr.arpa.", "_500.host.example.com.", "host.example.com.", "example.com."}
+	for i, name := range names {
+		n, _ := ix.lookup(name)
+		if n.Hint() != 0 {
+			t.Fatalf("%s: hint %d before any was kept", name, n.Hint())
+		}
+		n.SetHint(uint32(100 + i))
+	}
+	for i, name := range names {
+		n, ok := ix.lookup(name)
+		if got := n.Hint(); !ok || got != uint32(100+i) {
+			t.Errorf("%s: hint %d, found %v; want %d", name, got, ok, 100+i)
+		}
+		if i < 2 && (len(n.keys()) != 1 || len(n.ipsecas()) != 0) || i == 2 && len(n.ipsecas()) != 1 {
+			t.Errorf("%s: %d IPSECKEY, %d IPSECA after a hint was kept", name, len(n.keys()), len(n.ipsecas()))
+		}
+	}
+	absent, _ := ix.lookup("3.2.0.192.in-addr.arpa.")
+	absent.SetHint(7)
+	var zero Node
+	zero.SetHint(7)
+	if absent.Hint() != 0 || zero.Hint() != 0 {
+		t.Errorf("a name not in the index keeps hint %d, the zero Node %d", absent.Hint(), zero.Hint())
+	}
+	again := Build(files, o, nil)
+	if n, _ := again.lookup(names[0]); n.Hint() != 0 {
+		t.Errorf("a new index starts with hint %d", n.Hint())
+	}
+}
