@@ -97,19 +97,13 @@ func (sh *sigShard) find(k uint64) (int, bool) {
 // entryHead is the length of an entry's head: the length of its signatures, and its key.
 const entryHead = 2 + 8
 
-// get returns the signatures stored under k (see signer.sign for their form). The bytes
-// are the store's own, not a copy: what is written in a chunk is never written over (a
-// replaced entry is added anew, and compaction copies into new chunks; only the key in
-// the head of an entry no slot refers to is cleared), so they stay as they are for as
-// long as the caller holds them.
-func (s *sigStore) get(k uint64) ([]byte, bool) {
-	sigs, _, ok := s.getHinted(k, 0)
-	return sigs, ok
-}
-
-// getHinted is get, trying first the entry at hint-1, where an earlier get may have found
-// k: a hint kept with the name costs no read of the table. It returns the hint to keep:
-// where the entry is, plus one.
+// getHinted returns the signatures stored under k (see signer.sign for their form), and
+// the hint to keep for finding them again: where they are, plus one. It tries first the
+// entry at hint-1, where an earlier call may have found k: a hint kept with the name costs
+// no read of the table; 0 is no hint. The bytes are the store's own, not a copy: what is
+// written in a chunk is never written over (a replaced entry is added anew, and compaction
+// copies into new chunks; only the key in the head of an entry no slot refers to is
+// cleared), so they stay as they are for as long as the caller holds them.
 func (s *sigStore) getHinted(k uint64, hint uint32) ([]byte, uint32, bool) {
 	sh := s.shard(k)
 	sh.mu.RLock()
@@ -263,7 +257,7 @@ func (sh *sigShard) compact() {
 	}
 }
 
-// mark records that pass saw the entry under k, and returns its signatures, as get does.
+// mark records that pass saw the entry under k, and returns its signatures, as getHinted does.
 func (s *sigStore) mark(k uint64, pass uint32) ([]byte, bool) {
 	sh := s.shard(k)
 	sh.mu.Lock()
