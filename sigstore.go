@@ -158,6 +158,9 @@ func (s *sigStore) put(k uint64, sigs []byte, pass uint32) uint32 {
 	sh := s.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if sh.garbage > sigChunk && sh.garbage > sh.live {
+		sh.compact() // before k's slot changes: compaction copies what every slot refers to
+	}
 	i, ok := sh.find(k)
 	if ok {
 		sh.drop(sh.slots[i].at)
@@ -171,9 +174,6 @@ func (s *sigStore) put(k uint64, sigs []byte, pass uint32) uint32 {
 		i, _ = sh.find(k)
 		sh.slots[i].key = k
 		sh.n++
-	}
-	if sh.garbage > sigChunk && sh.garbage > sh.live {
-		sh.compact()
 	}
 	sh.slots[i].at, sh.slots[i].mark = sh.add(k, sigs), uint8(pass)
 	return sh.slots[i].at + 1

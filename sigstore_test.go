@@ -2,6 +2,7 @@ package ipsecoe
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
@@ -49,6 +50,7 @@ func TestSigStore(t *testing.T) {
 	if got := s.len(); got != n {
 		t.Errorf("%d entries, want %d", got, n)
 	}
+	checkEntries(t, s, "replaced")
 	for i := range n {
 		if got, ok := s.get(key(i)); !ok || !bytes.Equal(got, sig(i+3)) {
 			t.Fatalf("Test %d: after replacing: %x %v", i, got, ok)
@@ -60,6 +62,7 @@ func TestSigStore(t *testing.T) {
 		s.mark(key(i), 2)
 	}
 	s.sweep(2)
+	checkEntries(t, s, "swept")
 	if got := s.len(); got != n/2 {
 		t.Errorf("%d entries after the sweep, want %d", got, n/2)
 	}
@@ -78,7 +81,10 @@ func TestSigStore(t *testing.T) {
 func TestSigStoreHint(t *testing.T) {
 	s := newSigStore(0)
 	sig := func(i, v int) []byte { return bytes.Repeat([]byte{byte(i), byte(v)}, 30+i%9) }
-	key := func(i int) uint64 { return s.key(strconv.Itoa(i), 45, 0) }
+	// Every key in one shard, so that its garbage soon outgrows a chunk and its live
+	// entries, and compaction runs.
+	key := func(i int) uint64 { return 5<<58 | uint64(i)<<1 | 1 }
+	sh := &s.shards[5]
 	const n = 3000
 	hints := make([]uint32, n)
 	for i := range n {
@@ -89,6 +95,7 @@ func TestSigStoreHint(t *testing.T) {
 	// check asks every key with the hint of key hintOf(i), and keeps the hint it gets.
 	check := func(step string, hintOf func(i int) int) {
 		t.Helper()
+		checkEntries(t, s, step)
 		for i := range n {
 			want, wantOK := s.get(key(i))
 			got, h, ok := s.getHinted(key(i), hints[hintOf(i)])
@@ -122,10 +129,17 @@ func TestSigStoreHint(t *testing.T) {
 	s.sweep(2)
 	check("swept", self)
 
+	first := &sh.chunks[0][0]
 	for v := 2; v < 8; v++ { // garbage beyond the live octets: compaction moves every entry
 		for i := 0; i < n; i += 3 {
 			s.put(key(i), sig(i, v), 2)
+			if i%300 == 0 {
+				checkEntries(t, s, "replacing")
+			}
 		}
+	}
+	if &sh.chunks[0][0] == first {
+		t.Fatal("no compaction: the test does not test it")
 	}
 	check("compacted", self)
 
@@ -178,6 +192,7 @@ func TestSigStoreBound(t *testing.T) {
 	if got := s.len(); got > sigShards*3 {
 		t.Errorf("%d entries after the bound was lowered, want at most %d", got, sigShards*3)
 	}
+	checkEntries(t, s, "evicted")
 	for i := range s.shards {
 		if sh := &s.shards[i]; len(sh.chunks)*sigChunk > 2*sigChunk+4*sh.live {
 			t.Errorf("shard %d: %d chunks for %d live octets", i, len(sh.chunks), sh.live)
@@ -212,4 +227,34 @@ func BenchmarkSigStoreMemory(b *testing.B) {
 func (s *sigStore) get(k uint64) ([]byte, bool) {
 	sigs, _, ok := s.getHinted(k, 0)
 	return sigs, ok
+}
+
+// checkEntries walks every entry of every chunk and checks the store's accounting: an
+// entry whose head holds a key is the one its key's slot refers to (so no hint can find
+// another), there is one such entry per slot, and live and garbage count their octets.
+func checkEntries(t *testing.T, s *sigStore, step string) {
+	t.Helper()
+	for si := range s.shards {
+		sh := &s.shards[si]
+		keyed, live, all := 0, 0, 0
+		for ci, c := range sh.chunks {
+			for off := 0; off < len(c); {
+				n := entryHead + int(binary.BigEndian.Uint16(c[off:]))
+				if k := binary.BigEndian.Uint64(c[off+2:]); k != 0 {
+					at := uint32(ci)<<16 | uint32(off)
+					if i, ok := sh.find(k); !ok || sh.slots[i].at != at {
+						t.Fatalf("%s: shard %d: the entry at %#x holds key %#x, which its slot does not refer to", step, si, at, k)
+					}
+					keyed++
+					live += n
+				}
+				all += n
+				off += n
+			}
+		}
+		if keyed != sh.n || live != sh.live || all-live != sh.garbage {
+			t.Fatalf("%s: shard %d: %d keyed entries of %d octets, %d garbage; the shard counts %d, %d, %d",
+				step, si, keyed, live, all-live, sh.n, sh.live, sh.garbage)
+		}
+	}
 }
