@@ -57,3 +57,23 @@ func ipseckeyRRs(n Node, owner string) []dns.RR {
 	}
 	return rrs
 }
+
+// checkOnes checks that every name with one key holds that key's rdata, as its lists
+// finally give it (after every record that did not fit was left out), and no other does.
+func checkOnes(t testing.TB, ix *Index) {
+	t.Helper()
+	for id := range ix.names {
+		nr := &ix.names[id]
+		var want span
+		var alg uint8
+		switch {
+		case nr.keys.n == 1:
+			want, alg = ix.keys[nr.keys.off].field, ix.keys[nr.keys.off].alg
+		case nr.ipseca.n == 1:
+			want = ix.keys[nr.ipseca.off].ipseca
+		}
+		if nr.one != want || nr.alg != alg {
+			t.Fatalf("%s: holds %+v, algorithm %d; its lists give %+v, %d", ix.name(id), nr.one, nr.alg, want, alg)
+		}
+	}
+}

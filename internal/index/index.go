@@ -56,7 +56,9 @@ type nameRec struct {
 	name   span
 	keys   span   // key ids whose IPSECKEY is published here (see list)
 	ipseca span   // key ids whose IPSECA is published here
+	one    span   // of a name with one key of either kind: that key's IPSECKEY field, or else its IPSECA rdata, in blob
 	gw     bool   // a single address inside a gateway prefix: the prefix's records join its own
+	alg    uint8  // the IPSECKEY algorithm of a name with one key
 	hint   uint32 // see Node.Hint: the one field written after Build, atomically
 }
 
@@ -141,6 +143,7 @@ func Build(files []*File, o *Options, pc *Pacer) *Index {
 	b.addNames(pc)
 	b.addLists(pc)
 	b.addGateways(o)
+	b.addOnes(pc)
 	b.count()
 	b.ix.backHuge()
 	return b.ix
@@ -690,6 +693,26 @@ func (b *builder) addGateways(o *Options) {
 	}
 }
 
+// addOnes copies into the record of each name with one key, once its lists are final, that
+// key's IPSECKEY field and algorithm, or else its IPSECA rdata: a lookup at a random name
+// then finds its records without a read of the key's own record.
+func (b *builder) addOnes(pc *Pacer) {
+	ix := b.ix
+	for id := range ix.names {
+		if id%4096 == 0 {
+			pc.tick()
+		}
+		nr := &ix.names[id]
+		switch {
+		case nr.keys.n == 1:
+			k := &ix.keys[nr.keys.off]
+			nr.one, nr.alg = k.field, k.alg
+		case nr.ipseca.n == 1:
+			nr.one = ix.keys[nr.ipseca.off].ipseca
+		}
+	}
+}
+
 // fitWithGateways leaves out the keys of an owner inside gateway prefixes that do not fit
 // beside the prefixes' records (and its IPSECA, for ANY) in one message.
 func (b *builder) fitWithGateways(id int, gw []*Record) {
@@ -782,6 +805,9 @@ type ipsecaAt struct {
 }
 
 func (ix *Index) ipsecaAt(nr *nameRec) ipsecaAt {
+	if nr.ipseca.n == 1 && nr.keys.n != 1 { // one key: its rdata is in the name's record
+		return ipsecaAt{ix: ix, it: ipsecaIter{nr.one.of(ix.blob)}}
+	}
 	return ipsecaAt{ix: ix, keys: ix.list(&nr.ipseca), i: -1}
 }
 

@@ -33,6 +33,7 @@ func TestIndexRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := Build(files, o, nil)
+	checkOnes(t, ix)
 	tests := []struct {
 		name          string
 		exists        bool
@@ -217,6 +218,7 @@ func TestListsOfOne(t *testing.T) {
 			o.Gateways = []Gateway{{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Target: "gw.example.com.", Precedence: 20}}
 		}
 		_, ix := loadDir(t, dir, o)
+		checkOnes(t, ix)
 		name := fmt.Sprintf("keys %d, kept %d", tc.keys, tc.want)
 		n, _ := ix.lookup("3.2.1.10.in-addr.arpa.")
 		var got [][]byte

@@ -58,7 +58,9 @@ func (d *Record) rdataKey() string {
 // gateway prefixes it is in. Their key fields are the index's own memory, not copies: a
 // record kept past the index (by a cache, say) must copy them.
 func (n Node) IPSECKEYs(recs []Record) []Record {
-	if r := n.rec(); r != nil {
+	if r := n.rec(); r != nil && r.keys.n == 1 { // one key: its field is in the name's record
+		recs = append(recs, Record{Precedence: n.ix.precedence, Algorithm: r.alg, Key: r.one.of(n.ix.blob)})
+	} else if r != nil {
 		ix := n.ix
 		for _, key := range ix.list(&r.keys) {
 			k := &ix.keys[key]
