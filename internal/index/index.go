@@ -56,7 +56,7 @@ type nameRec struct {
 	name   span
 	keys   span   // key ids whose IPSECKEY is published here (see list)
 	ipseca span   // key ids whose IPSECA is published here
-	one    span   // of a name with one key of either kind: that key's IPSECKEY field, or else its IPSECA rdata, in blob
+	one    span   // with one key: its IPSECKEY field, or else its IPSECA rdata, in blob
 	gw     bool   // a single address inside a gateway prefix: the prefix's records join its own
 	alg    uint8  // the IPSECKEY algorithm of a name with one key
 	hint   uint32 // see Node.Hint: the one field written after Build, atomically
