@@ -183,25 +183,33 @@ func TestNotReadyWithoutDirectory(t *testing.T) {
 
 // TestFullScanDue checks how often a large directory whose directories did not change has
 // every file stat'ed: every fullScanEvery polls, or after ten times as long as the last
-// full read took.
+// full read took, paced: a first load, flat out, counts as ten times as long.
 func TestFullScanDue(t *testing.T) {
 	tests := []struct {
 		reload, took time.Duration
+		flat         bool
 		polls        int
 		due          bool
 	}{
-		{5 * time.Second, 100 * time.Millisecond, fullScanEvery - 1, false},
-		{5 * time.Second, 100 * time.Millisecond, fullScanEvery, true},
-		{5 * time.Second, 40 * time.Second, fullScanEvery, false},
-		{5 * time.Second, 40 * time.Second, 80, false},
-		{5 * time.Second, 40 * time.Second, 81, true},
-		{time.Minute, 40 * time.Second, fullScanEvery, true},
-		{0, time.Hour, fullScanEvery, true},
+		{5 * time.Second, 100 * time.Millisecond, false, fullScanEvery - 1, false},
+		{5 * time.Second, 100 * time.Millisecond, false, fullScanEvery, true},
+		{5 * time.Second, 40 * time.Second, false, fullScanEvery, false},
+		{5 * time.Second, 40 * time.Second, false, 80, false},
+		{5 * time.Second, 40 * time.Second, false, 81, true},
+		{time.Minute, 40 * time.Second, false, fullScanEvery, true},
+		{0, time.Hour, false, fullScanEvery, true},
+		// A million keys: a first load of 6 s stands for a paced read of a minute.
+		{5 * time.Second, 6 * time.Second, true, 13, false},
+		{5 * time.Second, 6 * time.Second, true, 120, false},
+		{5 * time.Second, 6 * time.Second, true, 121, true},
+		{5 * time.Second, 100 * time.Millisecond, true, fullScanEvery, true},
+		{0, time.Hour, true, fullScanEvery, true},
 	}
 	for i, tc := range tests {
-		p := &IPSecOE{reload: tc.reload, polls: tc.polls, scanTook: tc.took}
+		p := &IPSecOE{reload: tc.reload, polls: tc.polls, scanTook: tc.took, scanFlat: tc.flat}
 		if got := p.fullScanDue(); got != tc.due {
-			t.Errorf("Test %d: reload %s, last full read %s, %d polls since: due %v, want %v", i, tc.reload, tc.took, tc.polls, got, tc.due)
+			t.Errorf("Test %d: reload %s, last full read %s (flat out: %v), %d polls since: due %v, want %v",
+				i, tc.reload, tc.took, tc.flat, tc.polls, got, tc.due)
 		}
 	}
 }
@@ -215,7 +223,11 @@ func TestQuickPoll(t *testing.T) {
 	}
 	file := filepath.Join(dir, "gw.example.com.pem")
 	writeFile(t, file, e2e.Vector(t, "keys/rsa2048.pub.pem"))
-	p := newTestPlugin(t, dir, "")
+	// reload 0: full scans every fullScanEvery polls, however long the first load took.
+	p := newTestPlugin(t, dir, "reload 0")
+	if !p.scanFlat {
+		t.Error("the first load is not counted as run flat out")
+	}
 	alg := func() uint8 {
 		n, _ := p.idx.Load().Lookup("gw.example.com.")
 		return keysAt(n)[0].Algorithm
@@ -232,6 +244,9 @@ func TestQuickPoll(t *testing.T) {
 	}
 	if alg() != keyfile.AlgEdDSA {
 		t.Fatalf("not seen after %d polls", fullScanEvery)
+	}
+	if p.scanFlat {
+		t.Error("a full scan is counted as run flat out")
 	}
 	// A new file changes the directory: seen at the next poll.
 	writeFile(t, filepath.Join(dir, "new.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))

@@ -116,7 +116,7 @@ func (p *IPSecOE) load() {
 		defer index.FirstLoadGC()()
 	}
 	files, dirs, err := index.ReadDir(p.dir, old, &p.opts, pc)
-	p.scanTook = time.Since(begin)
+	p.scanTook, p.scanFlat = time.Since(begin), !pc.Paced()
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%s", printable(err))
@@ -201,11 +201,18 @@ func (p *IPSecOE) load() {
 }
 
 // fullScanDue reports whether a poll of a large directory whose directories did not change
-// stats every file (see fullScanEvery).
+// stats every file (see fullScanEvery). A first load runs flat out, so the rest after it
+// counts it as 1/reloadShare times as long, as if paced: otherwise the first full scan of
+// a million files would start about a minute after the server, and then take a tenth of
+// its core for about a minute.
 func (p *IPSecOE) fullScanDue() bool {
 	every := fullScanEvery
 	if p.reload > 0 {
-		every = max(every, int(fullScanRest*p.scanTook/p.reload)+1)
+		took := p.scanTook
+		if p.scanFlat {
+			took = time.Duration(float64(took) / reloadShare)
+		}
+		every = max(every, int(fullScanRest*took/p.reload)+1)
 	}
 	return p.polls >= every
 }
