@@ -54,8 +54,7 @@ type IPSecOE struct {
 	// Poller state, touched by load alone.
 	dirs     *index.DirState // its directories then
 	polls    int             // since the last read of every file
-	scanTook time.Duration   // how long that read took
-	scanFlat bool            // and whether it ran flat out: the first load
+	scanTook time.Duration   // how long that read took, paced (see pacedTook)
 	lastErr  string          // the last whole-directory load error, so it is logged once
 }
 

@@ -183,34 +183,57 @@ func TestNotReadyWithoutDirectory(t *testing.T) {
 
 // TestFullScanDue checks how often a large directory whose directories did not change has
 // every file stat'ed: every fullScanEvery polls, or after ten times as long as the last
-// full read took, paced: a first load, flat out, counts as ten times as long.
+// full read took, paced.
 func TestFullScanDue(t *testing.T) {
 	tests := []struct {
 		reload, took time.Duration
-		flat         bool
 		polls        int
 		due          bool
 	}{
-		{5 * time.Second, 100 * time.Millisecond, false, fullScanEvery - 1, false},
-		{5 * time.Second, 100 * time.Millisecond, false, fullScanEvery, true},
-		{5 * time.Second, 40 * time.Second, false, fullScanEvery, false},
-		{5 * time.Second, 40 * time.Second, false, 80, false},
-		{5 * time.Second, 40 * time.Second, false, 81, true},
-		{time.Minute, 40 * time.Second, false, fullScanEvery, true},
-		{0, time.Hour, false, fullScanEvery, true},
-		// A million keys: a first load of 6 s stands for a paced read of a minute.
-		{5 * time.Second, 6 * time.Second, true, 13, false},
-		{5 * time.Second, 6 * time.Second, true, 120, false},
-		{5 * time.Second, 6 * time.Second, true, 121, true},
-		{5 * time.Second, 100 * time.Millisecond, true, fullScanEvery, true},
-		{0, time.Hour, true, fullScanEvery, true},
+		{5 * time.Second, 100 * time.Millisecond, fullScanEvery - 1, false},
+		{5 * time.Second, 100 * time.Millisecond, fullScanEvery, true},
+		{5 * time.Second, 40 * time.Second, fullScanEvery, false},
+		{5 * time.Second, 40 * time.Second, 80, false},
+		{5 * time.Second, 40 * time.Second, 81, true},
+		{time.Minute, 40 * time.Second, fullScanEvery, true},
+		{0, time.Hour, fullScanEvery, true},
 	}
 	for i, tc := range tests {
-		p := &IPSecOE{reload: tc.reload, polls: tc.polls, scanTook: tc.took, scanFlat: tc.flat}
+		p := &IPSecOE{reload: tc.reload, polls: tc.polls, scanTook: tc.took}
 		if got := p.fullScanDue(); got != tc.due {
-			t.Errorf("Test %d: reload %s, last full read %s (flat out: %v), %d polls since: due %v, want %v",
-				i, tc.reload, tc.took, tc.flat, tc.polls, got, tc.due)
+			t.Errorf("Test %d: reload %s, last full read %s, %d polls since: due %v, want %v", i, tc.reload, tc.took, tc.polls, got, tc.due)
 		}
+	}
+}
+
+// TestPacedTook checks what a full read counts as for the rest after it: a paced read its
+// own time, a first load, flat out, the time its work takes at a tenth of one CPU.
+func TestPacedTook(t *testing.T) {
+	tests := []struct {
+		wall, cpu time.Duration
+		paced     bool
+		want      time.Duration
+	}{
+		{40 * time.Second, 4 * time.Second, true, 40 * time.Second},
+		{40 * time.Second, 0, true, 40 * time.Second},
+		// A million keys on two CPUs, files cached: 6 s, 6.5 s of CPU.
+		{6 * time.Second, 6500 * time.Millisecond, false, 65 * time.Second},
+		// The same, from a cold page cache: the disk's time is not the CPU's.
+		{32 * time.Second, 12 * time.Second, false, 120 * time.Second},
+		{6 * time.Second, 0, false, 60 * time.Second}, // CPU time unknown
+	}
+	for i, tc := range tests {
+		if got := pacedTook(tc.wall, tc.cpu, tc.paced); got != tc.want {
+			t.Errorf("Test %d: %s, %s of CPU, paced %v: %s, want %s", i, tc.wall, tc.cpu, tc.paced, got, tc.want)
+		}
+	}
+	// With the default reload, the first full scan after a 6 s first load is ten minutes
+	// away, not one.
+	p := &IPSecOE{reload: 5 * time.Second, scanTook: pacedTook(6*time.Second, 6500*time.Millisecond, false)}
+	for p.polls = 0; !p.fullScanDue(); p.polls++ {
+	}
+	if after := time.Duration(p.polls) * p.reload; after < 10*time.Minute || after > 11*time.Minute {
+		t.Errorf("first full scan %s after a 6 s first load; want about ten minutes", after)
 	}
 }
 
@@ -225,9 +248,6 @@ func TestQuickPoll(t *testing.T) {
 	writeFile(t, file, e2e.Vector(t, "keys/rsa2048.pub.pem"))
 	// reload 0: full scans every fullScanEvery polls, however long the first load took.
 	p := newTestPlugin(t, dir, "reload 0")
-	if !p.scanFlat {
-		t.Error("the first load is not counted as run flat out")
-	}
 	alg := func() uint8 {
 		n, _ := p.idx.Load().Lookup("gw.example.com.")
 		return keysAt(n)[0].Algorithm
@@ -244,9 +264,6 @@ func TestQuickPoll(t *testing.T) {
 	}
 	if alg() != keyfile.AlgEdDSA {
 		t.Fatalf("not seen after %d polls", fullScanEvery)
-	}
-	if p.scanFlat {
-		t.Error("a full scan is counted as run flat out")
 	}
 	// A new file changes the directory: seen at the next poll.
 	writeFile(t, filepath.Join(dir, "new.example.com.pem"), e2e.Vector(t, "keys/ecp256.pub.pem"))

@@ -115,8 +115,9 @@ func (p *IPSecOE) load() {
 	} else {
 		defer index.FirstLoadGC()()
 	}
+	cpu := processCPU()
 	files, dirs, err := index.ReadDir(p.dir, old, &p.opts, pc)
-	p.scanTook, p.scanFlat = time.Since(begin), !pc.Paced()
+	p.scanTook = pacedTook(time.Since(begin), processCPU()-cpu, pc.Paced())
 	if err != nil {
 		if p.lastErr != err.Error() {
 			log.Errorf("%s", printable(err))
@@ -201,20 +202,29 @@ func (p *IPSecOE) load() {
 }
 
 // fullScanDue reports whether a poll of a large directory whose directories did not change
-// stats every file (see fullScanEvery). A first load runs flat out, so the rest after it
-// counts it as 1/reloadShare times as long, as if paced: otherwise the first full scan of
-// a million files would start about a minute after the server, and then take a tenth of
-// its core for about a minute.
+// stats every file (see fullScanEvery).
 func (p *IPSecOE) fullScanDue() bool {
 	every := fullScanEvery
 	if p.reload > 0 {
-		took := p.scanTook
-		if p.scanFlat {
-			took = time.Duration(float64(took) / reloadShare)
-		}
-		every = max(every, int(fullScanRest*took/p.reload)+1)
+		every = max(every, int(fullScanRest*p.scanTook/p.reload)+1)
 	}
 	return p.polls >= every
+}
+
+// pacedTook is how long a full read that took wall time and cpu time of the process
+// takes paced: wall itself when it was. A first load runs flat out on every CPU, so a
+// paced read doing its work takes cpu/reloadShare, or wall/reloadShare where the process's
+// time is not known. Counted as it ran, the first full scan of a million files would come
+// about a minute after the start, and take a tenth of a core for about a minute.
+func pacedTook(wall, cpu time.Duration, paced bool) time.Duration {
+	switch {
+	case paced:
+		return wall
+	case cpu > 0:
+		return time.Duration(float64(cpu) / reloadShare)
+	default:
+		return time.Duration(float64(wall) / reloadShare)
+	}
 }
 
 // nextSerial is the SOA serial of a new key set: the time of the change in seconds, or the
