@@ -215,7 +215,7 @@ func (p *IPSecOE) fullScanDue() bool {
 // takes paced: wall itself when it was. A first load runs flat out on every CPU, so a
 // paced read doing its work takes cpu/reloadShare, or wall/reloadShare where the process's
 // time is not known. Counted as it ran, the first full scan of a million files would come
-// about a minute after the start, and take a tenth of a core for about a minute.
+// about a minute after the start, and take a tenth of a core for half a minute.
 func pacedTook(wall, cpu time.Duration, paced bool) time.Duration {
 	switch {
 	case paced:
